@@ -1,0 +1,1 @@
+"""Launcher, configs and benchmarks of rabbitjax's exercises."""

@@ -1,0 +1,1 @@
+"""One config file per exercise; `get_config('quick')` gives a small smoke-test run."""

@@ -1,0 +1,39 @@
+"""Settings the linear and cubic regression configs share."""
+
+import ml_collections
+
+NOISE_LEVELS = (0.0, 0.1, 0.3, 1.0, 3.0)
+
+
+def regression_config(variants: dict, mode: str | None) -> ml_collections.ConfigDict:
+  """A regression config over `variants` (name -> overrides), 8 seeds x NOISE_LEVELS.
+
+  `mode='quick'` shrinks it to a few-second smoke run (2 seeds, 2 noise levels, 5 epochs).
+  """
+  config = ml_collections.ConfigDict()
+  config.exercise = "regression"
+  config.variants = variants
+  config.variant = "all"
+  first = next(iter(variants.values()))
+  config.label = first["label"]
+  config.coefficients = first["coefficients"]
+
+  config.seed = 0
+  config.num_seeds = 8
+  config.noise = 0.0
+  config.sweep = ml_collections.ConfigDict({"noise": NOISE_LEVELS})
+  config.num_train = 256
+  config.num_test = 256
+  config.x_range = (-1.0, 1.0)
+
+  config.optimizer = "sgd"
+  config.learning_rate = 0.1
+  config.batch_size = 16
+  config.num_epochs = 30
+  if mode == "quick":
+    config.num_seeds = 2
+    config.sweep.noise = (0.0, 1.0)
+    config.num_epochs = 5
+  elif mode:
+    raise ValueError(f"unknown config mode {mode!r}; use no mode or 'quick'")
+  return config

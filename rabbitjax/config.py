@@ -1,0 +1,108 @@
+"""Checking experiment configs up front, so bad values fail in one line, not deep inside JAX."""
+
+import math
+from numbers import Integral, Real
+
+import ml_collections
+
+from rabbitjax.exercises import EXERCISES, ExerciseSpec
+from rabbitjax.train import OPTIMIZERS
+
+
+class ConfigError(ValueError):
+  """A config value the experiment cannot run with; the message names the field and the value."""
+
+
+def _positive_int(value) -> bool:
+  return isinstance(value, Integral) and not isinstance(value, bool) and value >= 1
+
+
+def _positive(value) -> bool:
+  return isinstance(value, Real) and math.isfinite(value) and value > 0
+
+
+def _non_negative(value) -> bool:
+  return isinstance(value, Real) and math.isfinite(value) and value >= 0
+
+
+# Field name -> (test, what a valid value is). Applied wherever the name appears: top level,
+# inside a variant's overrides and to every swept value.
+_RULES = {
+    "num_seeds": (_positive_int, "an integer >= 1"),
+    "num_epochs": (_positive_int, "an integer >= 1"),
+    "batch_size": (_positive_int, "an integer >= 1"),
+    "num_train": (_positive_int, "an integer >= 1"),
+    "num_test": (_positive_int, "an integer >= 1"),
+    "learning_rate": (_positive, "a finite number > 0"),
+    "noise": (_non_negative, "a finite number >= 0"),
+}
+
+
+def _check_value(path: str, name: str, value) -> None:
+  if name in _RULES:
+    test, wanted = _RULES[name]
+    if not test(value):
+      raise ConfigError(f"{path}={value!r} is invalid: must be {wanted}")
+
+
+def variant_names(config: ml_collections.ConfigDict) -> list[str]:
+  """The variants `config.variant` selects: one name, a comma-separated list, or 'all'."""
+  available = list(config.get("variants", {}) or {})
+  chosen = str(config.get("variant", "all"))
+  if not available:
+    return ["default"]
+  if chosen == "all":
+    return available
+  names = [name.strip() for name in chosen.split(",") if name.strip()]
+  for name in names:
+    if name not in available:
+      raise ConfigError(
+          f"config.variant={name!r} is not a variant of this config; "
+          f"choose 'all' or from: {', '.join(available)}"
+      )
+  return names
+
+
+def variant_config(config: ml_collections.ConfigDict, name: str) -> ml_collections.ConfigDict:
+  """A copy of `config` with variant `name`'s overrides applied."""
+  resolved = ml_collections.ConfigDict(config.to_dict())
+  overrides = (config.get("variants", {}) or {}).get(name, {})
+  for key, value in overrides.items():
+    resolved[key] = value
+  resolved.variant = name
+  return resolved
+
+
+def validate_config(config: ml_collections.ConfigDict) -> ExerciseSpec:
+  """Checks `config` and returns its exercise's spec; raises ConfigError naming the bad value."""
+  exercise = config.get("exercise")
+  if exercise not in EXERCISES:
+    raise ConfigError(
+        f"config.exercise={exercise!r} is not a known exercise; choose one of: "
+        f"{', '.join(sorted(EXERCISES))}"
+    )
+  spec = EXERCISES[exercise]
+  for name, value in config.items():
+    _check_value(f"config.{name}", name, value)
+  for variant, overrides in (config.get("variants", {}) or {}).items():
+    for name, value in overrides.items():
+      if name not in config:
+        raise ConfigError(f"config.variants.{variant}.{name} overrides no field of the config")
+      _check_value(f"config.variants.{variant}.{name}", name, value)
+  if config.get("optimizer", "sgd") not in OPTIMIZERS:
+    raise ConfigError(
+        f"config.optimizer={config.optimizer!r} is not known; choose one of: "
+        f"{', '.join(OPTIMIZERS)}"
+    )
+  for name, values in (config.get("sweep", {}) or {}).items():
+    if name not in spec.sweepable:
+      raise ConfigError(
+          f"config.sweep.{name} cannot be swept in exercise {exercise!r}; sweepable: "
+          f"{', '.join(spec.sweepable)}"
+      )
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__len__") or not len(values):
+      raise ConfigError(f"config.sweep.{name}={values!r} is invalid: must be a non-empty list")
+    for value in values:
+      _check_value(f"config.sweep.{name}", name, value)
+  variant_names(config)
+  return spec

@@ -1,0 +1,21 @@
+"""Datasets as device arrays: tfds datasets read offline, and synthetic data made from PRNG keys."""
+
+from rabbitjax.data.datasets import (
+    DATA_DIR_ENV,
+    DatasetUnavailableError,
+    load_split,
+    resolve_data_dir,
+)
+from rabbitjax.data.synthetic import polynomial_regression
+from rabbitjax.data.types import Dataset, num_examples, take
+
+__all__ = [
+    "DATA_DIR_ENV",
+    "Dataset",
+    "DatasetUnavailableError",
+    "load_split",
+    "num_examples",
+    "polynomial_regression",
+    "resolve_data_dir",
+    "take",
+]

@@ -1,0 +1,22 @@
+"""The one container every exercise's data comes in."""
+
+from typing import NamedTuple
+
+import jax
+
+
+class Dataset(NamedTuple):
+  """Inputs and targets with a shared leading example axis (a pytree, so it vmaps and jits)."""
+
+  inputs: jax.Array
+  targets: jax.Array
+
+
+def num_examples(data: Dataset) -> int:
+  """Number of examples, read from the static shape."""
+  return data.inputs.shape[0]
+
+
+def take(data: Dataset, indices: jax.Array) -> Dataset:
+  """The examples at `indices` (a minibatch gather that stays on device)."""
+  return Dataset(inputs=data.inputs[indices], targets=data.targets[indices])

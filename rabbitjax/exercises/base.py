@@ -1,0 +1,38 @@
+"""What an exercise hands the engine: a Task, its data, and optional per-run results and plots."""
+
+import dataclasses
+from typing import Any, Callable, Mapping
+
+import jax
+import ml_collections
+
+from rabbitjax.data import Dataset
+from rabbitjax.train import Task
+from rabbitjax.train.sweep import MakeData
+
+
+@dataclasses.dataclass(frozen=True)
+class Exercise:
+  """One variant of an exercise, ready to train.
+
+  Attributes:
+    task: model, loss, metrics, optimizer and batch sizes.
+    data: (train, validation) shared by every run; or
+    make_data: per-run (train, validation) from the run's key and hyper-parameters.
+    describe: params of one run -> named arrays reported per run (e.g. fitted coefficients).
+    plot: (variant result, workdir) -> paths of extra PNGs this exercise draws.
+  """
+
+  task: Task
+  data: tuple[Dataset, Dataset] | None = None
+  make_data: MakeData | None = None
+  describe: Callable[[Any], Mapping[str, jax.Array]] | None = None
+  plot: Callable[[Any, Any], list] | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class ExerciseSpec:
+  """A registered exercise: how to build a variant, and which hyper-parameters may be swept."""
+
+  build: Callable[[ml_collections.ConfigDict, str | None], Exercise]
+  sweepable: tuple[str, ...]

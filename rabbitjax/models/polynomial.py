@@ -1,0 +1,23 @@
+"""Polynomial regression: a Dense(1) layer on the powers x, x^2, ..., x^degree."""
+
+import jax
+import jax.numpy as jnp
+from flax import linen as nn
+
+
+class PolynomialRegression(nn.Module):
+  """d = sum_k w_k x^k + b. With degree 1 this is the course's Dense(1) linear regression."""
+
+  degree: int
+
+  @nn.compact
+  def __call__(self, x: jax.Array, *, train: bool = False) -> jax.Array:
+    del train  # No dropout: same function in training and evaluation.
+    powers = x ** jnp.arange(1, self.degree + 1, dtype=x.dtype)  # (n, 1) -> (n, degree)
+    return nn.Dense(1, name="linear")(powers)
+
+
+def polynomial_coefficients(params) -> jax.Array:
+  """The fitted coefficients, highest power first, as the target's are written: (w_d, ..., w_1, b)."""
+  linear = params["linear"]
+  return jnp.concatenate([linear["kernel"][::-1, 0], linear["bias"]])

@@ -1,0 +1,101 @@
+"""PNG plots of sweeps: learning curves with bands over seeds, metrics against a swept value, fits."""
+
+import dataclasses
+
+import matplotlib
+
+matplotlib.use("Agg")  # Files only; no display on these machines.
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from rabbitjax.io import atomic_path  # noqa: E402
+
+
+def point_label(sweep, point: int) -> str:
+  """'noise=0.3, learning_rate=0.01' for a point; 'default' when nothing is swept."""
+  values = sweep.point(point)
+  return ", ".join(f"{name}={value:g}" for name, value in values.items()) or "default"
+
+
+def _save(fig, path) -> None:
+  with atomic_path(path) as tmp:
+    fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
+  plt.close(fig)
+
+
+def _band(ax, x, values, label, color, linestyle="-"):
+  """Mean over the leading (seed) axis as a line, +- one std as a band."""
+  mean, std = values.mean(0), values.std(0)
+  ax.plot(x, mean, linestyle, color=color, label=label)
+  ax.fill_between(x, mean - std, mean + std, color=color, alpha=0.2, linewidth=0)
+
+
+def plot_learning_curves(history: dict, sweep, title: str, path) -> None:
+  """One panel per metric (train solid, validation dashed), one colour per sweep point."""
+  metrics = [name for name in history if not name.startswith("val_")]
+  fig, axes = plt.subplots(1, len(metrics), figsize=(5.5 * len(metrics), 4), squeeze=False)
+  colors = plt.cm.viridis(np.linspace(0, 0.9, sweep.num_points))
+  for ax, metric in zip(axes[0], metrics):
+    epochs = np.arange(1, history[metric].shape[0] + 1)
+    for point, color in enumerate(colors):
+      label = point_label(sweep, point)
+      _band(ax, epochs, history[metric][:, :, point].T, f"{label} train", color)
+      if f"val_{metric}" in history:
+        _band(ax, epochs, history[f"val_{metric}"][:, :, point].T, f"{label} val", color, "--")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(metric)
+    if metric == "loss" and np.all(history[metric] >= 0):
+      ax.set_yscale("symlog", linthresh=1e-4)
+    ax.grid(alpha=0.3)
+  axes[0, 0].legend(fontsize=7)
+  fig.suptitle(f"{title} (mean and band of +-1 std over {len(sweep.seeds)} seeds)")
+  _save(fig, path)
+
+
+def plot_against_hparam(series: dict, hparam: str, ylabel: str, title: str, path) -> None:
+  """Errorbar lines of a final metric against one swept hyper-parameter.
+
+  Args:
+    series: line label -> (hparam values (M,), metric values (seeds, M)).
+  """
+  fig, ax = plt.subplots(figsize=(6, 4))
+  for label, (x, values) in series.items():
+    ax.errorbar(x, values.mean(0), yerr=values.std(0), marker="o", capsize=3, label=label)
+  ax.set_xlabel(hparam)
+  ax.set_ylabel(ylabel)
+  ax.set_yscale("symlog", linthresh=1e-4)
+  ax.grid(alpha=0.3)
+  ax.legend(fontsize=8)
+  ax.set_title(title)
+  _save(fig, path)
+
+
+@dataclasses.dataclass
+class FitPanel:
+  """Scattered data with the true curve and one fitted curve per seed, for one sweep point."""
+
+  title: str
+  x: np.ndarray
+  y: np.ndarray
+  x_grid: np.ndarray
+  truth: np.ndarray
+  fits: list
+
+
+def plot_fit_panels(panels: list, title: str, path) -> None:
+  """A row of FitPanels sharing the y axis."""
+  fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 3.4), sharey=True,
+                           squeeze=False)
+  for ax, panel in zip(axes[0], panels):
+    ax.scatter(panel.x, panel.y, s=6, alpha=0.5, color="gray", label="data")
+    for index, fit in enumerate(panel.fits):
+      ax.plot(panel.x_grid, fit, color="tab:orange", alpha=0.5, linewidth=1,
+              label="fits" if index == 0 else None)
+    ax.plot(panel.x_grid, panel.truth, "k--", linewidth=1, label="truth")
+    ax.set_title(panel.title, fontsize=9)
+    ax.set_xlabel("x")
+    ax.grid(alpha=0.3)
+  axes[0, 0].set_ylabel("d")
+  axes[0, 0].legend(fontsize=7)
+  fig.suptitle(title, fontsize=10)
+  _save(fig, path)

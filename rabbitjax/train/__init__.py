@@ -1,0 +1,37 @@
+"""The training engine (one run) and the sweep driver (all runs, vmapped)."""
+
+from rabbitjax.train.engine import (
+    Task,
+    TrainState,
+    batch_plan,
+    create_train_state,
+    evaluate,
+    run_epoch,
+    train_epoch,
+    train_step,
+)
+from rabbitjax.train.losses import accuracy, mean_squared_error, softmax_cross_entropy
+from rabbitjax.train.optimizers import OPTIMIZERS, make_optimizer, set_hyperparams
+from rabbitjax.train.sweep import FitResult, Sweep, fit, make_sweep, over_runs
+
+__all__ = [
+    "FitResult",
+    "OPTIMIZERS",
+    "Sweep",
+    "Task",
+    "TrainState",
+    "accuracy",
+    "batch_plan",
+    "create_train_state",
+    "evaluate",
+    "fit",
+    "make_optimizer",
+    "make_sweep",
+    "mean_squared_error",
+    "over_runs",
+    "run_epoch",
+    "set_hyperparams",
+    "softmax_cross_entropy",
+    "train_epoch",
+    "train_step",
+]

@@ -1,0 +1,30 @@
+"""Per-example losses and metrics: each maps (outputs, targets) to one value per example.
+
+The engine weights and averages them, so a padded final batch counts only its real examples.
+"""
+
+import jax
+import jax.numpy as jnp
+import optax
+
+
+def _per_example_mean(values: jax.Array) -> jax.Array:
+  return jnp.mean(values.reshape(values.shape[0], -1), axis=-1)
+
+
+def mean_squared_error(outputs: jax.Array, targets: jax.Array) -> jax.Array:
+  """Keras' "mse": squared error averaged over all non-batch axes."""
+  return _per_example_mean(jnp.square(outputs - targets))
+
+
+def softmax_cross_entropy(logits: jax.Array, targets: jax.Array) -> jax.Array:
+  """Categorical cross-entropy from logits: one-hot targets, or integer labels (sparse)."""
+  if jnp.issubdtype(targets.dtype, jnp.integer):
+    return optax.softmax_cross_entropy_with_integer_labels(logits, targets)
+  return optax.softmax_cross_entropy(logits, targets)
+
+
+def accuracy(logits: jax.Array, targets: jax.Array) -> jax.Array:
+  """1.0 where the arg-max class is the label (integer or one-hot targets)."""
+  labels = targets if jnp.issubdtype(targets.dtype, jnp.integer) else jnp.argmax(targets, -1)
+  return (jnp.argmax(logits, -1) == labels).astype(jnp.float32)

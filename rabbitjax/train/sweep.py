@@ -1,0 +1,155 @@
+"""Seeds x hyper-parameter points as two leading vmap axes: a whole sweep is one compiled program.
+
+Every leaf of the sweep's train state has leading axes (seed, point), the seed axis first so that
+it can be sharded over devices. Runs of one seed share their PRNG key at every point (same
+initial parameters, shuffles and data draws), so differences along the point axis come from
+the hyper-parameter alone.
+"""
+
+import dataclasses
+import functools
+import itertools
+import time
+from typing import Callable, Mapping, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from rabbitjax.data import Dataset
+from rabbitjax.train.engine import Task, TrainState, create_train_state, run_epoch
+
+# Per-run synthetic data: (key, hparams) -> (train, validation).
+MakeData = Callable[[jax.Array, Mapping[str, jax.Array]], tuple[Dataset, Dataset]]
+
+
+@dataclasses.dataclass(frozen=True)
+class Sweep:
+  """The runs of one experiment: every seed crossed with every hyper-parameter point.
+
+  Attributes:
+    seeds: (S,) integer seeds; run (s, m) draws all its randomness from `jax.random.key(seeds[s])`.
+    hparams: name -> (M,) float32 values, one per point; every name is set at every point.
+    swept: the names that were swept (the others hold their default at every point).
+  """
+
+  seeds: np.ndarray
+  hparams: Mapping[str, np.ndarray]
+  swept: tuple[str, ...] = ()
+
+  @property
+  def num_points(self) -> int:
+    return len(next(iter(self.hparams.values()))) if self.hparams else 1
+
+  def point(self, index: int) -> dict[str, float]:
+    """The swept hyper-parameters of point `index` as plain floats."""
+    return {name: float(self.hparams[name][index]) for name in self.swept}
+
+
+def make_sweep(
+    seeds: Sequence[int],
+    defaults: Mapping[str, float],
+    swept: Mapping[str, Sequence[float]] | None = None,
+) -> Sweep:
+  """The cartesian product of the `swept` values; other names keep their default everywhere."""
+  swept = dict(swept or {})
+  combos = list(itertools.product(*swept.values()))
+  hparams = {name: np.full(len(combos), value, np.float32) for name, value in defaults.items()}
+  for index, combo in enumerate(combos):
+    for name, value in zip(swept, combo):
+      hparams[name][index] = value
+  return Sweep(seeds=np.asarray(seeds, np.int32), hparams=hparams, swept=tuple(swept))
+
+
+def over_runs(fn, seed_axes, point_axes):
+  """vmaps `fn` over points (inner axis) and seeds (outer): results lead with (seed, point)."""
+  return jax.vmap(jax.vmap(fn, in_axes=point_axes), in_axes=seed_axes)
+
+
+@dataclasses.dataclass
+class FitResult:
+  """The end of a sweep: final states, per-epoch history, the data, and where time went.
+
+  Attributes:
+    state: TrainState whose leaves lead with (seed, point) axes.
+    history: metric name -> float array (epochs, seeds, points).
+    train_data, val_data: per run (leading (seed, point)) when made by `make_data`, else shared.
+    setup_seconds: data generation and initialisation, their compilation included.
+    compile_seconds: compiling the epoch program (once for the whole sweep).
+    train_seconds: running all epochs after compilation.
+  """
+
+  state: TrainState
+  history: dict[str, np.ndarray]
+  train_data: Dataset
+  val_data: Dataset
+  setup_seconds: float
+  compile_seconds: float
+  train_seconds: float
+
+
+def fit(
+    task: Task,
+    sweep: Sweep,
+    num_epochs: int,
+    *,
+    data: tuple[Dataset, Dataset] | None = None,
+    make_data: MakeData | None = None,
+    on_epoch: Callable[[int, dict[str, np.ndarray]], None] | None = None,
+) -> FitResult:
+  """Trains every run of `sweep` for `num_epochs`, one compiled program per epoch for all runs.
+
+  Give either `data` (one (train, validation) pair shared by all runs, e.g. MNIST) or
+  `make_data` (per-run data from the run's key and hyper-parameters, e.g. a noise sweep).
+  `on_epoch(epoch, metrics)` sees each epoch's metrics as (seeds, points) host arrays.
+  """
+  if (data is None) == (make_data is None):
+    raise ValueError("fit needs exactly one of `data` and `make_data`")
+  start = time.perf_counter()
+  run_keys = jax.vmap(jax.random.key)(jnp.asarray(sweep.seeds))
+  data_keys, init_keys = jnp.moveaxis(jax.vmap(jax.random.split)(run_keys), 1, 0)
+  hparams = {name: jnp.asarray(values) for name, values in sweep.hparams.items()}
+  if make_data is not None:
+    train_data, val_data = jax.jit(over_runs(make_data, (0, None), (None, 0)))(data_keys, hparams)
+    data_axis = 0
+    sample_inputs = train_data.inputs[0, 0, :1]
+  else:
+    train_data, val_data = data
+    data_axis = None
+    sample_inputs = train_data.inputs[:1]
+
+  init = over_runs(
+      lambda key, point_hparams: create_train_state(task, key, sample_inputs, point_hparams),
+      (0, None),
+      (None, 0),
+  )
+  state = jax.block_until_ready(jax.jit(init)(init_keys, hparams))
+  setup_seconds = time.perf_counter() - start
+
+  start = time.perf_counter()
+  run_axes = (0, data_axis, data_axis)
+  epoch_fn = jax.jit(over_runs(functools.partial(run_epoch, task), run_axes, run_axes),
+                     donate_argnums=0)
+  compiled_epoch = epoch_fn.lower(state, train_data, val_data).compile()
+  compile_seconds = time.perf_counter() - start
+
+  start = time.perf_counter()
+  history: dict[str, list[np.ndarray]] = {}
+  for epoch in range(1, num_epochs + 1):
+    state, metrics = compiled_epoch(state, train_data, val_data)
+    metrics = jax.device_get(metrics)
+    for name, value in metrics.items():
+      history.setdefault(name, []).append(value)
+    if on_epoch is not None:
+      on_epoch(epoch, metrics)
+  jax.block_until_ready(state)
+  train_seconds = time.perf_counter() - start
+  return FitResult(
+      state=state,
+      history={name: np.stack(values) for name, values in history.items()},
+      train_data=train_data,
+      val_data=val_data,
+      setup_seconds=setup_seconds,
+      compile_seconds=compile_seconds,
+      train_seconds=train_seconds,
+  )
