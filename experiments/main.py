@@ -32,14 +32,28 @@ def _fail(message: str) -> None:
   sys.exit(2)
 
 
+def _one_line(err: BaseException) -> str:
+  """An exception's text on one line; of an embedded traceback only its final line is kept."""
+  lines = [line.strip() for line in str(err).strip().splitlines() if line.strip()]
+  if any(line.startswith("Traceback") for line in lines):
+    lines = [lines[0], lines[-1]]
+  text = " ".join(lines) or type(err).__name__
+  return text if len(text) <= 400 else text[:397] + "..."
+
+
 def parse_flags(argv):
   """absl's parser, but a bad flag is one line and exit status 2 rather than a usage dump."""
   try:
-    return FLAGS(argv)
+    remaining = FLAGS(argv)
+    # config_flags loads the file lazily; load it now so a bad file fails here, in one line.
+    FLAGS.config.get("exercise")
+    return remaining
   except flags.Error as err:
-    _fail(str(err).splitlines()[0])
-  except Exception as err:  # A config file that fails to load or to override.
-    _fail(f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}")
+    _fail(_one_line(err))
+  except (AttributeError, KeyError) as err:
+    _fail(f"a --config.* override names no field of the config: {_one_line(err)}")
+  except Exception as err:  # A config file that fails to load or to apply its overrides.
+    _fail(f"cannot load --config: {_one_line(err)}")
 
 
 def main(argv):

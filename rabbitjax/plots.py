@@ -47,7 +47,7 @@ def plot_learning_curves(history: dict, sweep, title: str, path) -> None:
     if metric == "loss" and np.all(history[metric] >= 0):
       ax.set_yscale("symlog", linthresh=1e-4)
     ax.grid(alpha=0.3)
-  axes[0, 0].legend(fontsize=7)
+  axes[0, -1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
   fig.suptitle(f"{title} (mean and band of +-1 std over {len(sweep.seeds)} seeds)")
   _save(fig, path)
 

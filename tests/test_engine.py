@@ -1,0 +1,145 @@
+"""The training engine: batching, determinism, vmapped sweeps, and learning on regression data."""
+
+import functools
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from experiments.configs import linear_regression
+from rabbitjax.data import Dataset, polynomial_regression
+from rabbitjax.exercises import regression
+from rabbitjax.experiment import make_run_sweep
+from rabbitjax.models import PolynomialRegression
+from rabbitjax.train import (
+    Task,
+    batch_plan,
+    create_train_state,
+    evaluate,
+    fit,
+    make_optimizer,
+    make_sweep,
+    mean_squared_error,
+    train_step,
+)
+
+LINE = jnp.array([3.0, 2.0])
+
+
+def line_data(key, hparams):
+  train_key, test_key = jax.random.split(key)
+  return (polynomial_regression(train_key, LINE, hparams["noise"], 40),
+          polynomial_regression(test_key, LINE, hparams["noise"], 24))
+
+
+@functools.lru_cache(maxsize=None)
+def line_task(batch_size=8, learning_rate=0.1):
+  return Task(model=PolynomialRegression(1), loss=mean_squared_error,
+              optimizer=make_optimizer("sgd", learning_rate), batch_size=batch_size,
+              eval_batch_size=16)
+
+
+def small_fit(seeds, noise=(0.0, 0.5), learning_rate=0.1, epochs=3):
+  sweep = make_sweep(seeds, {"noise": 0.0, "learning_rate": learning_rate}, {"noise": noise})
+  return fit(line_task(), sweep, epochs, make_data=line_data)
+
+
+@pytest.mark.parametrize("size, batch_size", [(10, 3), (4, 10), (12, 4), (1, 1)])
+def test_batch_plan_covers_every_example_once(size, batch_size):
+  indices, weights = batch_plan(size, batch_size, jax.random.key(0))
+  num_batches = -(-size // batch_size)
+  chex.assert_shape([indices, weights], (num_batches, batch_size))
+  chex.assert_type(weights, jnp.float32)
+  real = np.asarray(indices)[np.asarray(weights) == 1.0]
+  np.testing.assert_array_equal(np.sort(real), np.arange(size))
+  assert float(weights.sum()) == size
+  assert np.all(np.asarray(weights).sum(1) >= 1)  # No batch is all padding.
+
+
+def test_batch_plan_without_key_keeps_order():
+  indices, weights = batch_plan(5, 2)
+  np.testing.assert_array_equal(indices, [[0, 1], [2, 3], [4, 0]])
+  np.testing.assert_array_equal(weights, [[1, 1], [1, 1], [1, 0]])
+
+
+def test_padded_batch_trains_like_the_partial_batch():
+  """Weight-0 padding changes nothing: Keras' smaller last batch, exactly."""
+  task = line_task()
+  data = polynomial_regression(jax.random.key(0), LINE, 0.3, 3)
+  state = create_train_state(task, jax.random.key(1), data.inputs[:1], {})
+  padded = Dataset(jnp.concatenate([data.inputs, jnp.full((2, 1), 7.0)]),
+                   jnp.concatenate([data.targets, jnp.full((2, 1), -9.0)]))
+  key = jax.random.key(2)
+  after_partial, sums_partial = train_step(task, state, data, jnp.ones(3), key)
+  after_padded, sums_padded = train_step(task, state, padded, jnp.array([1.0, 1, 1, 0, 0]), key)
+  chex.assert_trees_all_close(after_partial.params, after_padded.params, rtol=1e-6)
+  chex.assert_trees_all_close(sums_partial, sums_padded, rtol=1e-6)
+
+
+def test_evaluate_matches_a_direct_computation():
+  task = line_task()
+  data = polynomial_regression(jax.random.key(0), LINE, 0.3, 37)  # 37 = 2 full batches + 5
+  state = create_train_state(task, jax.random.key(1), data.inputs[:1], {})
+  outputs = task.model.apply({"params": state.params}, data.inputs)
+  expected = jnp.mean((outputs - data.targets) ** 2)
+  np.testing.assert_allclose(evaluate(task, state.params, data)["loss"], expected, rtol=1e-5)
+
+
+def test_fit_shapes_and_history_layout():
+  result = small_fit([0, 1], epochs=3)
+  chex.assert_tree_shape_prefix(result.state.params, (2, 2))
+  chex.assert_shape(result.train_data.inputs, (2, 2, 40, 1))
+  assert set(result.history) == {"loss", "val_loss"}
+  for values in result.history.values():
+    assert values.shape == (3, 2, 2) and values.dtype == np.float32
+
+
+def test_same_seed_same_numbers_other_seed_other_numbers():
+  first, again, other = small_fit([5]), small_fit([5]), small_fit([6])
+  chex.assert_trees_all_equal(first.state.params, again.state.params)
+  chex.assert_trees_all_equal(first.history, again.history)
+  assert not np.allclose(first.history["loss"], other.history["loss"])
+
+
+def test_vmapped_seeds_equal_separate_runs():
+  seeds = [0, 1, 2]
+  together = small_fit(seeds)
+  for index, seed in enumerate(seeds):
+    alone = small_fit([seed])
+    chex.assert_trees_all_close(
+        jax.tree.map(lambda leaf: leaf[index], together.state.params),
+        jax.tree.map(lambda leaf: leaf[0], alone.state.params), rtol=1e-5, atol=1e-6)
+    chex.assert_trees_all_close(
+        {name: values[:, index] for name, values in together.history.items()},
+        {name: values[:, 0] for name, values in alone.history.items()}, rtol=1e-5, atol=1e-6)
+
+
+def test_learning_rate_sweep_equals_runs_with_that_rate():
+  """inject_hyperparams: each point trains with its own rate inside the one program."""
+  sweep = make_sweep([0], {"noise": 0.2, "learning_rate": 0.1}, {"learning_rate": [0.01, 0.3]})
+  swept = fit(line_task(), sweep, 2, make_data=line_data)
+  for index, rate in enumerate([0.01, 0.3]):
+    single = make_sweep([0], {"noise": 0.2, "learning_rate": rate})
+    alone = fit(line_task(learning_rate=rate), single, 2, make_data=line_data)
+    chex.assert_trees_all_close(
+        jax.tree.map(lambda leaf: leaf[0, index], swept.state.params),
+        jax.tree.map(lambda leaf: leaf[0, 0], alone.state.params), rtol=1e-5, atol=1e-6)
+  assert not np.allclose(swept.history["loss"][:, 0, 0], swept.history["loss"][:, 0, 1])
+
+
+def test_regression_recovers_the_line_and_error_rises_with_noise():
+  config = linear_regression.get_config()
+  config.num_seeds = 2
+  config.sweep.noise = (0.0, 0.3, 1.0, 3.0)
+  config.coefficients = (3.0, 2.0)
+  exercise = regression.build(config)
+  sweep = make_run_sweep(config, regression.SPEC.sweepable)
+  result = fit(exercise.task, sweep, config.num_epochs, make_data=exercise.make_data)
+  fitted = jax.jit(jax.vmap(jax.vmap(exercise.describe)))(result.state.params)
+  chex.assert_shape(fitted["coefficients"], (2, 4, 2))
+  np.testing.assert_allclose(fitted["coefficients"][:, 0], [[3.0, 2.0]] * 2, atol=1e-2)
+  test_mse = result.history["val_loss"][-1].mean(0)
+  assert np.all(np.diff(test_mse) > 0), test_mse
+  assert np.all(np.diff(fitted["coefficient_error"].mean(0)) > 0)
