@@ -3,7 +3,9 @@
 Every leaf of the sweep's train state has leading axes (seed, point), the seed axis first so that
 it can be sharded over devices. Runs of one seed share their PRNG key at every point (same
 initial parameters, shuffles and data draws), so differences along the point axis come from
-the hyper-parameter alone.
+the hyper-parameter alone. Because the shuffle key enters the vmapped epoch with no point axis,
+vmap computes each seed's shuffle (and, for shared data, its gathered batches) once, not once
+per point.
 """
 
 import dataclasses
@@ -107,7 +109,8 @@ def fit(
     raise ValueError("fit needs exactly one of `data` and `make_data`")
   start = time.perf_counter()
   run_keys = jax.vmap(jax.random.key)(jnp.asarray(sweep.seeds))
-  data_keys, init_keys = jnp.moveaxis(jax.vmap(jax.random.split)(run_keys), 1, 0)
+  data_keys, init_keys, shuffle_keys = jnp.moveaxis(
+      jax.vmap(lambda key: jax.random.split(key, 3))(run_keys), 1, 0)
   hparams = {name: jnp.asarray(values) for name, values in sweep.hparams.items()}
   if make_data is not None:
     train_data, val_data = jax.jit(over_runs(make_data, (0, None), (None, 0)))(data_keys, hparams)
@@ -126,17 +129,21 @@ def fit(
   state = jax.block_until_ready(jax.jit(init)(init_keys, hparams))
   setup_seconds = time.perf_counter() - start
 
+  def sweep_epoch(state, train_data, val_data, shuffle_keys, epoch):
+    epoch_keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(shuffle_keys, epoch)
+    one_epoch = functools.partial(run_epoch, task)
+    return over_runs(one_epoch, (0, data_axis, data_axis, 0),
+                     (0, data_axis, data_axis, None))(state, train_data, val_data, epoch_keys)
+
   start = time.perf_counter()
-  run_axes = (0, data_axis, data_axis)
-  epoch_fn = jax.jit(over_runs(functools.partial(run_epoch, task), run_axes, run_axes),
-                     donate_argnums=0)
-  compiled_epoch = epoch_fn.lower(state, train_data, val_data).compile()
+  epoch_fn = jax.jit(sweep_epoch, donate_argnums=0)
+  compiled_epoch = epoch_fn.lower(state, train_data, val_data, shuffle_keys, 0).compile()
   compile_seconds = time.perf_counter() - start
 
   start = time.perf_counter()
   history: dict[str, list[np.ndarray]] = {}
   for epoch in range(1, num_epochs + 1):
-    state, metrics = compiled_epoch(state, train_data, val_data)
+    state, metrics = compiled_epoch(state, train_data, val_data, shuffle_keys, epoch)
     metrics = jax.device_get(metrics)
     for name, value in metrics.items():
       history.setdefault(name, []).append(value)
