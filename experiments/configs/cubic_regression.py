@@ -8,7 +8,7 @@ from experiments.configs.regression_defaults import regression_config
 
 
 def get_config(mode: str | None = None):
-  config = regression_config(
+  return regression_config(
       {
           "cubic_a": {
               "label": "d = -0.4x^3 + 1.6x^2 - 2.8x + 1",
@@ -19,15 +19,8 @@ def get_config(mode: str | None = None):
               "coefficients": (2.1, -1.2, -4.8, 2.0),
           },
       },
-      None,
+      mode,
+      x_range=(-2.0, 2.0),
+      learning_rate=0.05,
+      num_epochs=100,
   )
-  config.x_range = (-2.0, 2.0)
-  config.learning_rate = 0.05
-  config.num_epochs = 100
-  if mode == "quick":
-    config.num_seeds = 2
-    config.sweep.noise = (0.0, 1.0)
-    config.num_epochs = 5
-  elif mode:
-    raise ValueError(f"unknown config mode {mode!r}; use no mode or 'quick'")
-  return config

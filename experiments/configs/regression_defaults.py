@@ -5,10 +5,11 @@ import ml_collections
 NOISE_LEVELS = (0.0, 0.1, 0.3, 1.0, 3.0)
 
 
-def regression_config(variants: dict, mode: str | None) -> ml_collections.ConfigDict:
+def regression_config(variants: dict, mode: str | None, **settings) -> ml_collections.ConfigDict:
   """A regression config over `variants` (name -> overrides), 8 seeds x NOISE_LEVELS.
 
-  `mode='quick'` shrinks it to a few-second smoke run (2 seeds, 2 noise levels, 5 epochs).
+  `settings` replace the shared defaults below (e.g. x_range, learning_rate, num_epochs).
+  `mode='quick'` then shrinks it to a few-second smoke run (2 seeds, 2 noise levels, 5 epochs).
   """
   config = ml_collections.ConfigDict()
   config.exercise = "regression"
@@ -30,6 +31,7 @@ def regression_config(variants: dict, mode: str | None) -> ml_collections.Config
   config.learning_rate = 0.1
   config.batch_size = 16
   config.num_epochs = 30
+  config.update(settings)
   if mode == "quick":
     config.num_seeds = 2
     config.sweep.noise = (0.0, 1.0)
