@@ -17,13 +17,13 @@ from typing import Callable
 import jax
 from absl import app, flags
 
-from experiments.configs import cubic_regression, linear_regression
+from experiments.configs import cubic_regression, linear_regression, rnn_binary_addition
 from rabbitjax.config import validate_config, variant_config, variant_names
 from rabbitjax.experiment import make_run_sweep
 from rabbitjax.train import fit
 
 FLAGS = flags.FLAGS
-flags.DEFINE_enum("suite", "regression", ["regression"], "Which benchmark suite to run.")
+flags.DEFINE_enum("suite", "regression", ["regression", "rnn"], "Which benchmark suite to run.")
 flags.DEFINE_integer("repeats", 5, "Timed repetitions per case (medians are reported).")
 flags.DEFINE_string("out", None, "Optional JSON file for the figures.")
 
@@ -51,7 +51,20 @@ def _regression_cases() -> list[Case]:
   return cases
 
 
-SUITES = {"regression": _regression_cases}
+def _base_variant():
+  config = rnn_binary_addition.get_config()
+  config.variant = "base"
+  return config
+
+
+def _rnn_cases() -> list[Case]:
+  return [
+      Case("rnn base 1 seed", lambda: _single_run(_base_variant())),
+      Case("rnn base 8 seeds", _base_variant),
+  ]
+
+
+SUITES = {"regression": _regression_cases, "rnn": _rnn_cases}
 
 
 def _prepare(case: Case):

@@ -6,6 +6,7 @@ from numbers import Integral, Real
 import ml_collections
 
 from rabbitjax.exercises import EXERCISES, ExerciseSpec
+from rabbitjax.models.rnn import ACTIVATIONS
 from rabbitjax.train import OPTIMIZERS
 
 
@@ -25,6 +26,14 @@ def _non_negative(value) -> bool:
   return isinstance(value, Real) and math.isfinite(value) and value >= 0
 
 
+def _probability_below_one(value) -> bool:
+  return isinstance(value, Real) and 0 <= value < 1
+
+
+def _activation(value) -> bool:
+  return value in ACTIVATIONS
+
+
 # Field name -> (test, what a valid value is). Applied wherever the name appears: top level,
 # inside a variant's overrides and to every swept value.
 _RULES = {
@@ -35,6 +44,11 @@ _RULES = {
     "num_test": (_positive_int, "an integer >= 1"),
     "learning_rate": (_positive, "a finite number > 0"),
     "noise": (_non_negative, "a finite number >= 0"),
+    "eval_batch_size": (_positive_int, "an integer >= 1"),
+    "units": (_positive_int, "an integer >= 1"),
+    "dropout": (_probability_below_one, "a rate in [0, 1)"),
+    "recurrent_dropout": (_probability_below_one, "a rate in [0, 1)"),
+    "activation": (_activation, f"one of {', '.join(ACTIVATIONS)}"),
 }
 
 

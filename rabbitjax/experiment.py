@@ -36,8 +36,8 @@ def _epoch_logger(log, name: str, num_epochs: int):
   width = len(str(num_epochs))
 
   def on_epoch(epoch, metrics):
-    parts = [f"{metric} " + " ".join(f"{v:.4g}" for v in np.atleast_1d(values.mean(0)))
-             for metric, values in metrics.items()]
+    parts = [f"{metric} " + " ".join(f"{v:.4g}" for v in np.atleast_1d(metrics[metric].mean(0)))
+             for metric in sorted(metrics, key=report.metric_order)]
     log(f"[{name}] epoch {epoch:>{width}}/{num_epochs}  " + "  ".join(parts))
 
   return on_epoch
@@ -62,12 +62,13 @@ def run_experiment(
   workdir = pathlib.Path(workdir)
   workdir.mkdir(parents=True, exist_ok=True)
   io.write_json(workdir / "config.json", config.to_dict())
-  sweep = make_run_sweep(config, spec.sweepable)
   summary = {"exercise": config.exercise, "variants": {}}
   history = {}
   results = []
   for name in variant_names(config):
     variant = variant_config(config, name)
+    # Per variant: a variant may change a sweepable default (the RNN's Adam: learning_rate).
+    sweep = make_run_sweep(variant, spec.sweepable)
     exercise = spec.build(variant, data_dir)
     points = ", ".join(plots.point_label(sweep, point) for point in range(sweep.num_points))
     log(f"[{name}] {variant.get('label', name)}: {len(sweep.seeds)} seeds x {sweep.num_points} "

@@ -5,6 +5,12 @@ import numpy as np
 from rabbitjax.plots import point_label
 
 
+def metric_order(name: str):
+  """Training metrics before validation ones, the loss first in each (as Keras prints them)."""
+  base = name.removeprefix("val_")
+  return (name.startswith("val_"), base != "loss", base)
+
+
 def seed_stats(per_seed) -> dict:
   """Per-seed values (leading seed axis) with their mean and sample std (0 for a single seed)."""
   per_seed = np.asarray(per_seed, np.float64)
@@ -16,15 +22,18 @@ def summarize_variant(result) -> dict:
   """Final-epoch metrics and per-run outputs of every sweep point, over seeds."""
   points = []
   for point in range(result.sweep.num_points):
-    final = {name: seed_stats(values[-1, :, point]) for name, values in result.fit.history.items()}
+    final = {name: seed_stats(result.fit.history[name][-1, :, point])
+             for name in sorted(result.fit.history, key=metric_order)}
     final.update({name: seed_stats(values[:, point]) for name, values in result.outputs.items()})
     points.append({
         "label": point_label(result.sweep, point),
         "hparams": result.sweep.point(point),
         "final": final,
     })
+  reference = result.config.get("reference")
   return {
       "label": result.label,
+      "reference": reference.to_dict() if reference else {},
       "seeds": result.sweep.seeds.tolist(),
       "swept": list(result.sweep.swept),
       "num_epochs": int(next(iter(result.fit.history.values())).shape[0]),
@@ -55,28 +64,48 @@ def _format(stats: dict) -> str:
 
 
 def markdown(summary: dict) -> str:
-  """A Markdown table per variant: one row per sweep point, mean ± std over seeds."""
+  """Markdown tables, mean ± std over seeds: one row per variant when nothing is swept, else
+  a table per variant with one row per sweep point."""
   lines = [f"# {summary['exercise']}", ""]
-  for name, variant in summary["variants"].items():
-    seeds = variant["seeds"]
-    lines += [
-        f"## {name}: {variant['label']}",
-        "",
-        f"{len(seeds)} seeds ({seeds[0]}..{seeds[-1]}), {variant['num_epochs']} epochs; "
-        "final epoch, mean ± sample std over seeds; val_* is the held-out test split.",
-        "",
-    ]
+  variants = summary["variants"]
+  first = next(iter(variants.values()))
+  seeds = first["seeds"]
+  lines += [f"{len(seeds)} seeds ({seeds[0]}..{seeds[-1]}), final epoch, mean ± sample std over "
+            "seeds; val_* is the held-out test split.", ""]
+  if all(len(variant["points"]) == 1 for variant in variants.values()):
+    return "\n".join(lines + _overview(variants))
+  for name, variant in variants.items():
+    lines += [f"## {name}: {variant['label']}", ""]
     columns = list(variant["points"][0]["final"])
     lines.append("| " + " | ".join(["point", *columns]) + " |")
     lines.append("|" + "---|" * (len(columns) + 1))
     for point in variant["points"]:
       cells = [point["label"], *(_format(point["final"][column]) for column in columns)]
       lines.append("| " + " | ".join(cells) + " |")
-    seconds = variant["seconds"]
-    lines += [
-        "",
-        f"Time: setup {seconds['setup']:.2f} s, compile {seconds['compile']:.2f} s, "
-        f"training {seconds['train']:.2f} s for all {len(seeds) * len(variant['points'])} runs.",
-        "",
-    ]
+    lines += ["", _timing(variant), ""]
   return "\n".join(lines)
+
+
+def _timing(variant: dict) -> str:
+  seconds = variant["seconds"]
+  runs = len(variant["seeds"]) * len(variant["points"])
+  return (f"Time: setup {seconds['setup']:.2f} s, compile {seconds['compile']:.2f} s, "
+          f"training {seconds['train']:.2f} s for all {runs} runs.")
+
+
+def _overview(variants: dict) -> list:
+  """One row per variant, with the reference figures (e.g. the course's) beside ours."""
+  columns = list(next(iter(variants.values()))["points"][0]["final"])
+  references = sorted({name for v in variants.values() for name in v.get("reference", {})})
+  header = ["variant", *columns, *(f"course {name}" for name in references),
+            "epochs", "train s (all seeds)"]
+  lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+  for name, variant in variants.items():
+    final = variant["points"][0]["final"]
+    cells = [f"{name} ({variant['label']})", *(_format(final[c]) if c in final else "-"
+                                               for c in columns)]
+    cells += [f"{variant['reference'][r]:g}" if r in variant.get("reference", {}) else "-"
+              for r in references]
+    cells += [str(variant["num_epochs"]), f"{variant['seconds']['train']:.2f}"]
+    lines.append("| " + " | ".join(cells) + " |")
+  return lines + [""]

@@ -5,9 +5,10 @@ import json
 import numpy as np
 import pytest
 
-from experiments.configs import linear_regression
-from rabbitjax import io
+from experiments.configs import linear_regression, rnn_binary_addition
+from rabbitjax import experiment, io
 from rabbitjax.experiment import run_experiment
+from rabbitjax.train import fit
 
 
 @pytest.fixture(scope="module")
@@ -76,3 +77,19 @@ def test_interrupted_write_keeps_the_previous_file(tmp_path):
       raise KeyboardInterrupt
   assert json.loads(path.read_text()) == {"saved": 1}
   assert list(tmp_path.iterdir()) == [path]
+
+
+def test_a_variant_override_of_a_sweepable_default_reaches_the_optimizer(tmp_path, monkeypatch):
+  """The RNN's Adam variant sets learning_rate 0.001 while the base config says 0.1."""
+  config = rnn_binary_addition.get_config("quick")
+  config.update(variant="adam", num_epochs=1, num_seeds=1)
+  seen = {}
+
+  def spy_fit(task, sweep, *args, **kwargs):
+    result = fit(task, sweep, *args, **kwargs)
+    seen["injected"] = result.state.opt_state.hyperparams["learning_rate"]
+    return result
+
+  monkeypatch.setattr(experiment, "fit", spy_fit)
+  experiment.run_experiment(config, tmp_path, log=lambda line: None)
+  np.testing.assert_allclose(seen["injected"], [[0.001]])

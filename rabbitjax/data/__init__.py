@@ -1,5 +1,6 @@
 """Datasets as device arrays: tfds datasets read offline, and synthetic data made from PRNG keys."""
 
+from rabbitjax.data.binary_addition import binary_addition, little_endian_bits
 from rabbitjax.data.datasets import (
     DATA_DIR_ENV,
     DatasetUnavailableError,
@@ -10,6 +11,8 @@ from rabbitjax.data.synthetic import polynomial_regression
 from rabbitjax.data.types import Dataset, num_examples, take
 
 __all__ = [
+    "binary_addition",
+    "little_endian_bits",
     "DATA_DIR_ENV",
     "Dataset",
     "DatasetUnavailableError",

@@ -10,7 +10,13 @@ from rabbitjax.train.engine import (
     train_epoch,
     train_step,
 )
-from rabbitjax.train.losses import accuracy, mean_squared_error, softmax_cross_entropy
+from rabbitjax.train.losses import (
+    accuracy,
+    bit_accuracy,
+    mean_squared_error,
+    sequence_accuracy,
+    softmax_cross_entropy,
+)
 from rabbitjax.train.optimizers import OPTIMIZERS, make_optimizer, set_hyperparams
 from rabbitjax.train.sweep import FitResult, Sweep, fit, make_sweep, over_runs
 
@@ -21,6 +27,7 @@ __all__ = [
     "Task",
     "TrainState",
     "accuracy",
+    "bit_accuracy",
     "batch_plan",
     "create_train_state",
     "evaluate",
@@ -29,6 +36,7 @@ __all__ = [
     "make_sweep",
     "mean_squared_error",
     "over_runs",
+    "sequence_accuracy",
     "run_epoch",
     "set_hyperparams",
     "softmax_cross_entropy",

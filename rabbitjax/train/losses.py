@@ -28,3 +28,14 @@ def accuracy(logits: jax.Array, targets: jax.Array) -> jax.Array:
   """1.0 where the arg-max class is the label (integer or one-hot targets)."""
   labels = targets if jnp.issubdtype(targets.dtype, jnp.integer) else jnp.argmax(targets, -1)
   return (jnp.argmax(logits, -1) == labels).astype(jnp.float32)
+
+
+def bit_accuracy(probabilities: jax.Array, targets: jax.Array) -> jax.Array:
+  """Keras' "accuracy" for a sigmoid output: the fraction of bits on the right side of 0.5."""
+  return _per_example_mean(((probabilities > 0.5) == (targets > 0.5)).astype(jnp.float32))
+
+
+def sequence_accuracy(probabilities: jax.Array, targets: jax.Array) -> jax.Array:
+  """1.0 where every bit of the example is right (the whole sum is correct)."""
+  correct = (probabilities > 0.5) == (targets > 0.5)
+  return jnp.all(correct.reshape(correct.shape[0], -1), axis=-1).astype(jnp.float32)
