@@ -12,18 +12,26 @@ import json
 import os
 import platform
 import statistics
+import time
 from typing import Callable
 
 import jax
 from absl import app, flags
 
-from experiments.configs import cubic_regression, linear_regression, rnn_binary_addition
+from experiments.configs import (
+    cubic_regression,
+    linear_regression,
+    q_learning,
+    reinforce,
+    rnn_binary_addition,
+)
+from rabbitjax.exercises import EXERCISES
 from rabbitjax.config import validate_config, variant_config, variant_names
 from rabbitjax.experiment import make_run_sweep
 from rabbitjax.train import fit
 
 FLAGS = flags.FLAGS
-flags.DEFINE_enum("suite", "regression", ["regression", "rnn"], "Which benchmark suite to run.")
+flags.DEFINE_enum("suite", "regression", ["regression", "rnn", "rl"], "Which benchmark suite.")
 flags.DEFINE_integer("repeats", 5, "Timed repetitions per case (medians are reported).")
 flags.DEFINE_string("out", None, "Optional JSON file for the figures.")
 
@@ -65,6 +73,30 @@ def _rnn_cases() -> list[Case]:
 
 
 SUITES = {"regression": _regression_cases, "rnn": _rnn_cases}
+
+
+def rl_benchmark(repeats: int) -> list[dict]:
+  """Env steps per second of 1,024 vmapped tabular Q-learners; 16 REINFORCE seeds end to end."""
+  rows = []
+  config = variant_config(q_learning.get_config(), "slippery_decaying")
+  config.update(num_seeds=1024, sweep={}, total_steps=100_000, num_logs=10)
+  for _ in range(repeats):
+    spec = EXERCISES["q_learning"]
+    result = spec.build(config, None).train(make_run_sweep(config, spec.sweepable))
+    steps = config.num_seeds * config.total_steps
+    rows.append({"case": "tabular Q-learning, 1024 agents x 100k steps", "compile_s":
+                 result.compile_seconds, "train_s": result.train_seconds,
+                 "steps_per_s": steps / result.train_seconds})
+  config = variant_config(reinforce.get_config(), "baseline")
+  for _ in range(repeats):
+    start = time.perf_counter()
+    spec = EXERCISES["reinforce"]
+    result = spec.build(config, None).train(make_run_sweep(config, spec.sweepable))
+    episodes = config.num_seeds * config.num_updates * config.episodes_per_update
+    rows.append({"case": f"REINFORCE CartPole, {config.num_seeds} seeds x {episodes // 16} "
+                 "episodes", "compile_s": result.compile_seconds, "train_s": result.train_seconds,
+                 "wall_s_with_compile": time.perf_counter() - start})
+  return rows
 
 
 def _prepare(case: Case):
@@ -110,6 +142,16 @@ def machine() -> dict:
 
 def main(argv):
   del argv
+  if FLAGS.suite == "rl":
+    rows = rl_benchmark(FLAGS.repeats)
+    print(f"machine: {machine()}")
+    for row in rows:
+      print(" | ".join(f"{k}: {v:.4g}" if isinstance(v, float) else f"{k}: {v}"
+                       for k, v in row.items()))
+    if FLAGS.out:
+      with open(FLAGS.out, "w") as f:
+        json.dump({"machine": machine(), "suite": "rl", "rows": rows}, f, indent=1)
+    return
   rows = time_cases(SUITES[FLAGS.suite](), FLAGS.repeats)
   print(f"machine: {machine()}")
   print(f"| case | runs | epochs | compile s | train s, median of {FLAGS.repeats} [min-max] | "

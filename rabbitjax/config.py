@@ -30,6 +30,10 @@ def _probability_below_one(value) -> bool:
   return isinstance(value, Real) and 0 <= value < 1
 
 
+def _probability(value) -> bool:
+  return isinstance(value, Real) and 0 <= value <= 1
+
+
 def _activation(value) -> bool:
   return value in ACTIVATIONS
 
@@ -49,6 +53,15 @@ _RULES = {
     "dropout": (_probability_below_one, "a rate in [0, 1)"),
     "recurrent_dropout": (_probability_below_one, "a rate in [0, 1)"),
     "activation": (_activation, f"one of {', '.join(ACTIVATIONS)}"),
+    "epsilon": (_probability, "a probability in [0, 1]"),
+    "epsilon_decay_fraction": (_probability, "a fraction in [0, 1]"),
+    "gamma": (_probability, "a discount in [0, 1]"),
+    "total_steps": (_positive_int, "an integer >= 1"),
+    "num_logs": (_positive_int, "an integer >= 1"),
+    "num_envs": (_positive_int, "an integer >= 1"),
+    "num_updates": (_positive_int, "an integer >= 1"),
+    "episodes_per_update": (_positive_int, "an integer >= 1"),
+    "target_period": (_positive_int, "an integer >= 1"),
 }
 
 

@@ -32,13 +32,13 @@ def make_run_sweep(config: ml_collections.ConfigDict, sweepable) -> Sweep:
   return make_sweep(seeds, defaults, dict(config.get("sweep", {}) or {}))
 
 
-def _epoch_logger(log, name: str, num_epochs: int):
+def _epoch_logger(log, name: str, num_epochs: int, unit: str = "epoch"):
   width = len(str(num_epochs))
 
   def on_epoch(epoch, metrics):
     parts = [f"{metric} " + " ".join(f"{v:.4g}" for v in np.atleast_1d(metrics[metric].mean(0)))
              for metric in sorted(metrics, key=report.metric_order)]
-    log(f"[{name}] epoch {epoch:>{width}}/{num_epochs}  " + "  ".join(parts))
+    log(f"[{name}] {unit} {epoch:>{width}}/{num_epochs}  " + "  ".join(parts))
 
   return on_epoch
 
@@ -73,12 +73,16 @@ def run_experiment(
     points = ", ".join(plots.point_label(sweep, point) for point in range(sweep.num_points))
     log(f"[{name}] {variant.get('label', name)}: {len(sweep.seeds)} seeds x {sweep.num_points} "
         f"points ({points}); each epoch shows the mean over seeds for every point")
-    fitted = fit(exercise.task, sweep, variant.num_epochs, data=exercise.data,
-                 make_data=exercise.make_data,
-                 on_epoch=_epoch_logger(log, name, variant.num_epochs))
+    if exercise.train is not None:
+      fitted = exercise.train(sweep)
+      _log_history(log, name, fitted.history)
+    else:
+      fitted = fit(exercise.task, sweep, variant.num_epochs, data=exercise.data,
+                   make_data=exercise.make_data,
+                   on_epoch=_epoch_logger(log, name, variant.num_epochs))
     outputs = {}
     if exercise.describe is not None:
-      outputs = jax.device_get(jax.jit(over_runs(exercise.describe, 0, 0))(fitted.state.params))
+      outputs = jax.device_get(jax.jit(over_runs(exercise.describe, 0, 0))(fitted.state))
     result = VariantResult(name, variant.get("label", name), variant, sweep, fitted,
                            {key: np.asarray(value) for key, value in outputs.items()})
     results.append(result)
@@ -91,6 +95,15 @@ def run_experiment(
   return summary
 
 
+def _log_history(log, name: str, history: dict, lines: int = 10) -> None:
+  """About `lines` evenly spaced entries of a history that was computed in one program."""
+  total = next(iter(history.values())).shape[0]
+  on_entry = _epoch_logger(log, name, total, unit="log")
+  for entry in range(1, total + 1):
+    if entry % max(1, total // lines) == 0 or entry == total:
+      on_entry(entry, {metric: values[entry - 1] for metric, values in history.items()})
+
+
 def _write_records(workdir: pathlib.Path, summary: dict, history: dict) -> list:
   paths = [workdir / "history.json", workdir / "summary.json", workdir / "summary.md"]
   io.write_json(paths[0], history)
@@ -101,7 +114,8 @@ def _write_records(workdir: pathlib.Path, summary: dict, history: dict) -> list:
 
 def _plot(workdir: pathlib.Path, result: VariantResult, results: list, exercise) -> list:
   paths = [workdir / f"{result.name}_curves.png"]
-  plots.plot_learning_curves(result.fit.history, result.sweep, result.label, paths[0])
+  x_label = "epoch" if exercise.train is None else "log entry (chunk of steps, or update)"
+  plots.plot_learning_curves(result.fit.history, result.sweep, result.label, paths[0], x_label)
   if exercise.plot is not None:
     paths += exercise.plot(result, workdir)
   if len(result.sweep.swept) == 1:

@@ -30,7 +30,7 @@ def _band(ax, x, values, label, color, linestyle="-"):
   ax.fill_between(x, mean - std, mean + std, color=color, alpha=0.2, linewidth=0)
 
 
-def plot_learning_curves(history: dict, sweep, title: str, path) -> None:
+def plot_learning_curves(history: dict, sweep, title: str, path, x_label: str = "epoch") -> None:
   """One panel per metric (train solid, validation dashed), one colour per sweep point."""
   metrics = [name for name in history if not name.startswith("val_")]
   fig, axes = plt.subplots(1, len(metrics), figsize=(5.5 * len(metrics), 4), squeeze=False)
@@ -42,7 +42,7 @@ def plot_learning_curves(history: dict, sweep, title: str, path) -> None:
       _band(ax, epochs, history[metric][:, :, point].T, f"{label} train", color)
       if f"val_{metric}" in history:
         _band(ax, epochs, history[f"val_{metric}"][:, :, point].T, f"{label} val", color, "--")
-    ax.set_xlabel("epoch")
+    ax.set_xlabel(x_label)
     ax.set_ylabel(metric)
     if metric == "loss" and np.all(history[metric] >= 0):
       ax.set_yscale("symlog", linthresh=1e-4)
@@ -97,5 +97,39 @@ def plot_fit_panels(panels: list, title: str, path) -> None:
     ax.grid(alpha=0.3)
   axes[0, 0].set_ylabel("d")
   axes[0, 0].legend(fontsize=7)
+  fig.suptitle(title, fontsize=10)
+  _save(fig, path)
+
+
+_ARROWS = {0: (-0.3, 0.0), 1: (0.0, 0.3), 2: (0.3, 0.0), 3: (0.0, -0.3)}  # left, down, right, up
+
+
+@dataclasses.dataclass
+class ValueMap:
+  """A grid world's state values as a heatmap, with an arrow for the greedy action of each cell."""
+
+  title: str
+  values: np.ndarray  # (rows * columns,)
+  actions: np.ndarray  # (rows * columns,) greedy action per cell, ignored on terminal cells
+
+
+def plot_value_maps(maps: list, layout, terminal, title: str, path) -> None:
+  """One panel per ValueMap, cells labelled with the map letters (S, F, H, G) and V(s)."""
+  rows, columns = len(layout), len(layout[0])
+  fig, axes = plt.subplots(1, len(maps), figsize=(3.4 * len(maps), 3.6), squeeze=False)
+  vmax = max(float(np.max(m.values)) for m in maps) or 1.0
+  for ax, value_map in zip(axes[0], maps):
+    ax.imshow(value_map.values.reshape(rows, columns), cmap="viridis", vmin=0, vmax=vmax)
+    for cell in range(rows * columns):
+      row, column = divmod(cell, columns)
+      ax.text(column - 0.42, row - 0.28, layout[row][column], color="white", fontsize=8)
+      ax.text(column, row + 0.38, f"{value_map.values[cell]:.2f}", color="white", fontsize=7,
+              ha="center")
+      if not terminal[cell]:
+        dx, dy = _ARROWS[int(value_map.actions[cell])]
+        ax.arrow(column - dx / 2, row - dy / 2, dx, dy, head_width=0.12, color="white")
+    ax.set_title(value_map.title, fontsize=9)
+    ax.set_xticks([])
+    ax.set_yticks([])
   fig.suptitle(title, fontsize=10)
   _save(fig, path)

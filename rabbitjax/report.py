@@ -60,6 +60,8 @@ def _format(stats: dict) -> str:
   mean, std = np.asarray(stats["mean"]), np.asarray(stats["std"])
   if mean.ndim == 0:
     return f"{mean:.4g} ± {std:.2g}"
+  if mean.size > 8:
+    return f"array {mean.shape} in summary.json"
   return "(" + ", ".join(f"{m:.4g} ± {s:.2g}" for m, s in zip(mean, std)) + ")"
 
 
@@ -70,8 +72,11 @@ def markdown(summary: dict) -> str:
   variants = summary["variants"]
   first = next(iter(variants.values()))
   seeds = first["seeds"]
-  lines += [f"{len(seeds)} seeds ({seeds[0]}..{seeds[-1]}), final epoch, mean ± sample std over "
-            "seeds; val_* is the held-out test split.", ""]
+  note = f"{len(seeds)} seeds ({seeds[0]}..{seeds[-1]}), final epoch or log entry, mean ± sample "
+  note += "std over seeds"
+  if any(name.startswith("val_") for name in first["points"][0]["final"]):
+    note += "; val_* is the held-out test split"
+  lines += [note + ".", ""]
   if all(len(variant["points"]) == 1 for variant in variants.values()):
     return "\n".join(lines + _overview(variants))
   for name, variant in variants.items():

@@ -137,7 +137,7 @@ def test_regression_recovers_the_line_and_error_rises_with_noise():
   exercise = regression.build(config)
   sweep = make_run_sweep(config, regression.SPEC.sweepable)
   result = fit(exercise.task, sweep, config.num_epochs, make_data=exercise.make_data)
-  fitted = jax.jit(jax.vmap(jax.vmap(exercise.describe)))(result.state.params)
+  fitted = jax.jit(jax.vmap(jax.vmap(exercise.describe)))(result.state)
   chex.assert_shape(fitted["coefficients"], (2, 4, 2))
   np.testing.assert_allclose(fitted["coefficients"][:, 0], [[3.0, 2.0]] * 2, atol=1e-2)
   test_mse = result.history["val_loss"][-1].mean(0)

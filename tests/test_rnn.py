@@ -38,11 +38,12 @@ def test_scan_equals_python_loop(activation):
 
 
 def test_unroll_changes_no_numbers():
-  model = BinaryAdder(units=6)
+  model = BinaryAdder(SimpleRNN(units=6, activation="relu"))
   params = model.init(jax.random.key(2), SEQUENCES)["params"]
 
   def loss(params, unroll):
-    outputs = BinaryAdder(units=6, unroll=unroll).apply({"params": params}, SEQUENCES)
+    rnn = SimpleRNN(units=6, activation="relu", unroll=unroll)
+    outputs = BinaryAdder(rnn).apply({"params": params}, SEQUENCES)
     return jnp.mean(outputs**2), outputs
 
   (_, reference_outputs), reference_grads = jax.value_and_grad(loss, has_aux=True)(params, 1)
@@ -99,7 +100,8 @@ def test_binary_addition_targets_are_exactly_a_plus_b():
 
 def test_parameter_count_matches_keras():
   # Keras: SimpleRNN(16) on 2 features: 16 * (2 + 16 + 1) = 304; Dense(1): 17.
-  params = BinaryAdder(units=16).init(jax.random.key(0), SEQUENCES)["params"]
+  model = BinaryAdder(SimpleRNN(units=16, activation="relu"))
+  params = model.init(jax.random.key(0), SEQUENCES)["params"]
   assert sum(leaf.size for leaf in jax.tree.leaves(params)) == 321
 
 

@@ -2,6 +2,8 @@
 
 import ml_collections
 
+from experiments.configs import with_mode
+
 NOISE_LEVELS = (0.0, 0.1, 0.3, 1.0, 3.0)
 
 
@@ -32,10 +34,5 @@ def regression_config(variants: dict, mode: str | None, **settings) -> ml_collec
   config.batch_size = 16
   config.num_epochs = 30
   config.update(settings)
-  if mode == "quick":
-    config.num_seeds = 2
-    config.sweep.noise = (0.0, 1.0)
-    config.num_epochs = 5
-  elif mode:
-    raise ValueError(f"unknown config mode {mode!r}; use no mode or 'quick'")
-  return config
+  return with_mode(config, mode, quick=dict(num_seeds=2, sweep={"noise": (0.0, 1.0)},
+                                            num_epochs=5))

@@ -8,6 +8,8 @@
 
 import ml_collections
 
+from experiments.configs import with_mode
+
 
 def get_config(mode: str | None = None):
   config = ml_collections.ConfigDict()
@@ -48,11 +50,5 @@ def get_config(mode: str | None = None):
   config.batch_size = 2
   config.eval_batch_size = 1024
   config.num_epochs = 5
-  if mode == "quick":
-    config.num_seeds = 2
-    config.num_train = 400
-    config.num_test = 200
-    config.num_epochs = 2
-  elif mode:
-    raise ValueError(f"unknown config mode {mode!r}; use no mode or 'quick'")
-  return config
+  return with_mode(config, mode, quick=dict(num_seeds=2, num_train=400, num_test=200,
+                                            num_epochs=2))

@@ -15,15 +15,20 @@ from rabbitjax.train.sweep import MakeData
 class Exercise:
   """One variant of an exercise, ready to train.
 
+  Supervised exercises give a `task` and its data and train through the engine; the RL ones give
+  `train`, which runs the whole sweep as one program of its own (`rabbitjax.rl.run_sweep`).
+
   Attributes:
     task: model, loss, metrics, optimizer and batch sizes.
     data: (train, validation) shared by every run; or
     make_data: per-run (train, validation) from the run's key and hyper-parameters.
-    describe: params of one run -> named arrays reported per run (e.g. fitted coefficients).
+    train: sweep -> FitResult, for exercises that are not trained by the supervised engine.
+    describe: final state of one run -> named arrays reported per run (e.g. fitted coefficients).
     plot: (variant result, workdir) -> paths of extra PNGs this exercise draws.
   """
 
-  task: Task
+  task: Task | None = None
+  train: Callable[[Any], Any] | None = None
   data: tuple[Dataset, Dataset] | None = None
   make_data: MakeData | None = None
   describe: Callable[[Any], Mapping[str, jax.Array]] | None = None

@@ -23,8 +23,8 @@ def build(config: ml_collections.ConfigDict, data_dir: str | None = None) -> Exe
     draw = lambda k, n: polynomial_regression(k, true_coefficients, hparams["noise"], n, x_range)
     return draw(train_key, config.num_train), draw(test_key, config.num_test)
 
-  def describe(params):
-    fitted = polynomial_coefficients(params)
+  def describe(state):
+    fitted = polynomial_coefficients(state.params)
     return {
         "coefficients": fitted,
         "coefficient_error": jnp.max(jnp.abs(fitted - true_coefficients)),

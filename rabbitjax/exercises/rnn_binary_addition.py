@@ -5,7 +5,7 @@ import ml_collections
 
 from rabbitjax.data import binary_addition
 from rabbitjax.exercises.base import Exercise, ExerciseSpec
-from rabbitjax.models import BinaryAdder
+from rabbitjax.models import BinaryAdder, SimpleRNN
 from rabbitjax.train import (
     Task,
     bit_accuracy,
@@ -24,8 +24,9 @@ def build(config: ml_collections.ConfigDict, data_dir: str | None = None) -> Exe
     train_key, test_key = jax.random.split(key)
     return binary_addition(train_key, config.num_train), binary_addition(test_key, config.num_test)
 
-  model = BinaryAdder(units=config.units, activation=config.activation, dropout=config.dropout,
-                      recurrent_dropout=config.recurrent_dropout, unroll=config.unroll)
+  model = BinaryAdder(SimpleRNN(units=config.units, activation=config.activation,
+                                dropout=config.dropout, recurrent_dropout=config.recurrent_dropout,
+                                unroll=config.unroll))
   task = Task(
       model=model,
       loss=mean_squared_error,

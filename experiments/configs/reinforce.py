@@ -1,0 +1,28 @@
+"""REINFORCE (policy gradient, theta <- theta + eps * grad J) on CartPole-v1, 16 seeds."""
+
+import ml_collections
+
+from experiments.configs import with_mode
+
+
+def get_config(mode: str | None = None):
+  config = ml_collections.ConfigDict()
+  config.exercise = "reinforce"
+  config.variants = {
+      "baseline": {"label": "REINFORCE with a learned value baseline", "baseline": True},
+      "no_baseline": {"label": "REINFORCE without baseline", "baseline": False},
+  }
+  config.variant = "baseline,no_baseline"
+  config.label = "REINFORCE with a learned value baseline"
+  config.baseline = True
+  config.hidden = (32,)
+  config.gamma = 0.99
+  config.optimizer = "adam"
+  config.learning_rate = 0.005
+  config.baseline_learning_rate = 0.01
+  config.episodes_per_update = 10
+  config.num_updates = 300
+  config.sweep = {}
+  config.seed = 0
+  config.num_seeds = 16
+  return with_mode(config, mode, quick=dict(num_seeds=2, num_updates=4, episodes_per_update=2))

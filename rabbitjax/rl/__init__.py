@@ -1,0 +1,28 @@
+"""Reinforcement learning: pure environments, tabular planning, and agents trained in one scan."""
+
+from rabbitjax.rl.agents import (
+    epsilon_greedy,
+    make_q_approx,
+    make_q_learning,
+    make_reinforce,
+    q_learning_update,
+)
+from rabbitjax.rl.environments import CartPole, FrozenLake, Timestep, step_and_reset
+from rabbitjax.rl.planning import greedy_policy, policy_values, value_iteration
+from rabbitjax.rl.runner import run_sweep
+
+__all__ = [
+    "CartPole",
+    "FrozenLake",
+    "Timestep",
+    "epsilon_greedy",
+    "greedy_policy",
+    "make_q_approx",
+    "make_q_learning",
+    "make_reinforce",
+    "policy_values",
+    "q_learning_update",
+    "run_sweep",
+    "step_and_reset",
+    "value_iteration",
+]

@@ -1,0 +1,180 @@
+"""RL: the Bellman update, termination vs truncation, planning, environments vs gymnasium, agents."""
+
+import chex
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import pytest
+
+from experiments.configs import q_learning as q_learning_config
+from experiments.configs import reinforce as reinforce_config
+from rabbitjax.config import variant_config
+from rabbitjax.exercises.reinforcement import PROBE_STATES
+from rabbitjax.rl import (
+    CartPole,
+    FrozenLake,
+    epsilon_greedy,
+    greedy_policy,
+    make_q_learning,
+    make_reinforce,
+    policy_values,
+    q_learning_update,
+    run_sweep,
+    step_and_reset,
+    value_iteration,
+)
+from rabbitjax.rl.agents import discounted_returns
+from rabbitjax.rl.environments import CartPoleState, FrozenLakeParams, LEFT, RIGHT
+from rabbitjax.train import make_sweep
+
+Q = jnp.array([[0.0, 1.0], [2.0, 3.0]])
+
+
+def test_q_learning_update_is_the_bellman_update():
+  updated = q_learning_update(Q, obs=0, action=1, reward=0.5, next_obs=1, terminated=False,
+                              learning_rate=0.5, gamma=0.9)
+  # target = 0.5 + 0.9 * max(2, 3) = 3.2; Q(0, 1) = 1 + 0.5 * (3.2 - 1) = 2.1
+  np.testing.assert_allclose(updated, [[0.0, 2.1], [2.0, 3.0]], rtol=1e-6)
+
+
+def test_terminated_transitions_do_not_bootstrap():
+  updated = q_learning_update(Q, obs=0, action=1, reward=0.5, next_obs=1, terminated=True,
+                              learning_rate=0.5, gamma=0.9)
+  np.testing.assert_allclose(updated[0, 1], 1.0 + 0.5 * (0.5 - 1.0))
+
+
+def test_time_limits_truncate_and_the_agent_bootstraps_from_the_true_next_state():
+  env = FrozenLake()
+  params = FrozenLakeParams(slippery=False, max_steps=1)
+  _, state = env.reset(jax.random.key(0), params)
+  timestep, obs, _ = step_and_reset(env, jax.random.key(1), state, RIGHT, params)
+  assert bool(timestep.truncated) and not bool(timestep.terminated)
+  assert int(timestep.obs) == 1 and int(obs) == env.start  # next state kept; play resumes at S
+  # The update of make_q_learning receives timestep.obs and terminated=False: it bootstraps.
+  q_values = jnp.zeros((16, 4)).at[1].set(2.0)
+  updated = q_learning_update(q_values, 0, RIGHT, timestep.reward, timestep.obs,
+                              timestep.terminated, 1.0, 0.9)
+  np.testing.assert_allclose(updated[0, RIGHT], 0.9 * 2.0)
+
+
+def test_cartpole_time_limit_is_truncation_not_termination():
+  env = CartPole()
+  state = CartPoleState(physics=jnp.zeros(4), time=jnp.int32(499))
+  timestep = env.step(jax.random.key(0), state, 1, env.default_params)
+  assert bool(timestep.truncated) and not bool(timestep.terminated)
+  falling = CartPoleState(physics=jnp.array([0.0, 0.0, 0.25, 0.0]), time=jnp.int32(10))
+  timestep = env.step(jax.random.key(0), falling, 1, env.default_params)
+  assert bool(timestep.terminated) and not bool(timestep.truncated)
+
+
+def test_value_iteration_on_two_state_mdps_with_known_answers():
+  gamma = 0.9
+  # State 0: stay (reward 1 forever: 1 / (1 - gamma) = 10) or leave to terminal state 1 (reward 5).
+  probabilities = jnp.zeros((2, 2, 2)).at[0, 0, 0].set(1.0).at[0, 1, 1].set(1.0)
+  rewards = jnp.array([[1.0, 5.0], [0.0, 0.0]])
+  values, q_values = value_iteration(probabilities, rewards, gamma)
+  np.testing.assert_allclose(values, [10.0, 0.0], rtol=1e-4)
+  np.testing.assert_allclose(q_values[0], [10.0, 5.0], rtol=1e-4)
+  # Two states taking turns, reward 1 on leaving state 1: V1 = 1 / (1 - g^2), V0 = g V1.
+  probabilities = jnp.array([[[0.0, 1.0]], [[1.0, 0.0]]])
+  rewards = jnp.array([[0.0], [1.0]])
+  values, _ = value_iteration(probabilities, rewards, gamma)
+  np.testing.assert_allclose(values, [gamma / (1 - gamma**2), 1 / (1 - gamma**2)], rtol=1e-4)
+  np.testing.assert_allclose(policy_values(probabilities, rewards, jnp.ones((2, 1)), gamma), values,
+                             rtol=1e-4)
+
+
+def test_greedy_policy_of_value_iteration_is_optimal_on_frozen_lake():
+  env = FrozenLake()
+  probabilities, rewards = env.transition_model(env.default_params)
+  values, q_values = value_iteration(probabilities, rewards, 0.99)
+  greedy_values = policy_values(probabilities, rewards, greedy_policy(q_values), 0.99)
+  np.testing.assert_allclose(greedy_values, values, atol=1e-4)
+  np.testing.assert_allclose(values[env.start], 0.542, atol=1e-3)  # The known slippery optimum.
+
+
+gymnasium = pytest.importorskip("gymnasium")
+
+
+def test_cartpole_step_matches_gymnasium():
+  env, oracle = CartPole(), gymnasium.make("CartPole-v1").unwrapped
+  rng = np.random.default_rng(0)
+  for _ in range(40):
+    physics, action = rng.uniform(-0.2, 0.2, 4), int(rng.integers(2))
+    oracle.reset(seed=0)
+    oracle.state = physics.copy()
+    expected, reward, terminated, _, _ = oracle.step(action)
+    timestep = env.step(jax.random.key(0), CartPoleState(jnp.asarray(physics, jnp.float32),
+                                                         jnp.int32(0)), action, env.default_params)
+    np.testing.assert_allclose(timestep.obs, expected, atol=1e-6)
+    assert float(timestep.reward) == reward and bool(timestep.terminated) == terminated
+
+
+@pytest.mark.parametrize("slippery", [True, False])
+def test_frozen_lake_model_matches_gymnasium(slippery):
+  env = FrozenLake()
+  oracle = gymnasium.make("FrozenLake-v1", is_slippery=slippery).unwrapped
+  expected = np.zeros((16, 4, 16))
+  for state in range(16):
+    for action in range(4):
+      for probability, next_state, _, _ in oracle.P[state][action]:
+        if not env.terminal_cells[state]:
+          expected[state, action, next_state] += probability
+  probabilities, _ = env.transition_model(FrozenLakeParams(slippery=slippery))
+  np.testing.assert_allclose(probabilities, expected, atol=1e-6)
+
+
+def test_frozen_lake_slips_as_the_model_says():
+  env, params = FrozenLake(), FrozenLakeParams(slippery=True)
+  _, state = env.reset(jax.random.key(0), params)
+  keys = jax.random.split(jax.random.key(1), 3000)
+  landed = jax.vmap(lambda key: env.step(key, state, LEFT, params).obs)(keys)
+  probabilities, _ = env.transition_model(params)
+  frequencies = np.bincount(np.asarray(landed), minlength=16) / 3000
+  np.testing.assert_allclose(frequencies, probabilities[env.start, LEFT], atol=0.03)
+
+
+def test_epsilon_greedy_exploits_at_zero_and_explores_at_one():
+  keys = jax.random.split(jax.random.key(0), 4000)
+  q_values = jnp.array([0.0, 5.0, 1.0, 2.0])
+  greedy = jax.vmap(epsilon_greedy, (0, None, None))(keys, q_values, 0.0)
+  assert np.all(np.asarray(greedy) == 1)
+  uniform = jax.vmap(epsilon_greedy, (0, None, None))(keys, q_values, 1.0)
+  np.testing.assert_allclose(np.bincount(np.asarray(uniform), minlength=4) / 4000, 0.25, atol=0.03)
+
+
+def test_discounted_returns():
+  rewards = jnp.ones((4, 1))
+  alive = jnp.array([[True], [True], [True], [False]])
+  np.testing.assert_allclose(discounted_returns(rewards, alive, 0.5)[:, 0], [1.75, 1.5, 1.0, 0.0])
+
+
+def _small_q_learning():
+  config = variant_config(q_learning_config.get_config("quick"), "slippery_decaying")
+  config.total_steps, config.num_logs = 4_000, 4
+  env = FrozenLake()
+  return make_q_learning(config, env, FrozenLakeParams(slippery=True))
+
+
+def test_same_key_same_training_curves_and_vmapped_seeds_equal_separate_runs():
+  train = _small_q_learning()
+  together = run_sweep(train, make_sweep([3, 4], {"epsilon": 0.1, "learning_rate": 0.1}))
+  again = run_sweep(train, make_sweep([3, 4], {"epsilon": 0.1, "learning_rate": 0.1}))
+  alone = run_sweep(train, make_sweep([4], {"epsilon": 0.1, "learning_rate": 0.1}))
+  chex.assert_trees_all_equal(together.history, again.history)
+  chex.assert_trees_all_close({k: v[:, 1] for k, v in together.history.items()},
+                              {k: v[:, 0] for k, v in alone.history.items()}, rtol=1e-5)
+  assert not np.allclose(together.history["episodes"][:, 0], together.history["episodes"][:, 1])
+
+
+def test_reinforce_learns_on_a_small_budget():
+  config = variant_config(reinforce_config.get_config(), "baseline")
+  config.num_updates = 40
+  env = CartPole()
+  train = make_reinforce(config, env, env.default_params, PROBE_STATES)
+  history = run_sweep(train, make_sweep([0], {"learning_rate": config.learning_rate})).history
+  returns = history["episode_return"][:, 0, 0]
+  assert returns[-5:].mean() > 2 * returns[:5].mean(), returns
+  # The policy learns to push towards the side the pole falls to.
+  assert history["p_right_falling_right"][-1, 0, 0] > history["p_right_falling_left"][-1, 0, 0]
