@@ -6,6 +6,8 @@ from numbers import Integral, Real
 import ml_collections
 
 from rabbitjax.exercises import EXERCISES, ExerciseSpec
+from rabbitjax.exercises.classification import DATASETS, LOSSES, MODELS
+from rabbitjax.models.conv import IMPLEMENTATIONS
 from rabbitjax.models.rnn import ACTIVATIONS
 from rabbitjax.train import OPTIMIZERS
 
@@ -16,6 +18,10 @@ class ConfigError(ValueError):
 
 def _positive_int(value) -> bool:
   return isinstance(value, Integral) and not isinstance(value, bool) and value >= 1
+
+
+def _non_negative_int(value) -> bool:
+  return isinstance(value, Integral) and not isinstance(value, bool) and value >= 0
 
 
 def _positive(value) -> bool:
@@ -46,6 +52,7 @@ _RULES = {
     "batch_size": (_positive_int, "an integer >= 1"),
     "num_train": (_positive_int, "an integer >= 1"),
     "num_test": (_positive_int, "an integer >= 1"),
+    "max_examples": (_non_negative_int, "an integer >= 0 (0: all)"),
     "learning_rate": (_positive, "a finite number > 0"),
     "noise": (_non_negative, "a finite number >= 0"),
     "eval_batch_size": (_positive_int, "an integer >= 1"),
@@ -62,6 +69,10 @@ _RULES = {
     "num_updates": (_positive_int, "an integer >= 1"),
     "episodes_per_update": (_positive_int, "an integer >= 1"),
     "target_period": (_positive_int, "an integer >= 1"),
+    "dataset": (lambda value: value in DATASETS, f"one of {', '.join(DATASETS)}"),
+    "model": (lambda value: value in MODELS, f"one of {', '.join(MODELS)}"),
+    "loss": (lambda value: value in LOSSES, f"one of {', '.join(LOSSES)}"),
+    "conv_impl": (lambda value: value in IMPLEMENTATIONS, f"one of {', '.join(IMPLEMENTATIONS)}"),
 }
 
 

@@ -89,6 +89,9 @@ def run_experiment(
     summary["variants"][name] = report.summarize_variant(result)
     history[name] = report.history_record(result)
     written = _write_records(workdir, summary, history)
+    if exercise.model_summary:
+      written.append(workdir / f"{name}_model.txt")
+      io.write_text(written[-1], exercise.model_summary)
     written += _plot(workdir, result, results, exercise)
     log(f"[{name}] setup {fitted.setup_seconds:.2f} s, compile {fitted.compile_seconds:.2f} s, "
         f"train {fitted.train_seconds:.2f} s; saved {', '.join(p.name for p in written)}")
@@ -125,9 +128,11 @@ def _plot(workdir: pathlib.Path, result: VariantResult, results: list, exercise)
               for metric in result.fit.history if metric.startswith("val_")}
     finals.update({name: lambda r, n=name: r.outputs[n]
                    for name, value in result.outputs.items() if value.ndim == 2})
+    comparable = [r for r in results if r.sweep.swept == result.sweep.swept]
     for metric, final in finals.items():
       path = workdir / f"{metric}_vs_{hparam}.png"
-      series = {r.label: (r.sweep.hparams[hparam], final(r)) for r in results}
+      series = {r.label: (r.sweep.hparams[hparam], final(r)) for r in comparable
+                if metric in r.fit.history or metric in r.outputs}
       plots.plot_against_hparam(series, hparam, metric, f"final {metric} against {hparam}", path)
       paths.append(path)
   return paths

@@ -3,17 +3,22 @@
 from rabbitjax.data.binary_addition import binary_addition, little_endian_bits
 from rabbitjax.data.datasets import (
     DATA_DIR_ENV,
+    SUPPORTED_DATASETS,
     DatasetUnavailableError,
     load_split,
     resolve_data_dir,
 )
-from rabbitjax.data.synthetic import polynomial_regression
-from rabbitjax.data.types import Dataset, num_examples, take
+from rabbitjax.data.synthetic import LOGIC_GATES, logic_gate, polynomial_regression
+from rabbitjax.data.types import Dataset, num_examples, split, take
 
 __all__ = [
+    "LOGIC_GATES",
+    "logic_gate",
+    "split",
     "binary_addition",
     "little_endian_bits",
     "DATA_DIR_ENV",
+    "SUPPORTED_DATASETS",
     "Dataset",
     "DatasetUnavailableError",
     "load_split",

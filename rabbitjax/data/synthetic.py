@@ -32,3 +32,12 @@ def polynomial_regression(
   # Noise is drawn at unit scale and then scaled, so one seed shares its draws across noise levels.
   standard_normal = jax.random.normal(noise_key, (num_examples, 1), jnp.float32)
   return Dataset(inputs=x, targets=clean + jnp.asarray(noise, jnp.float32) * standard_normal)
+
+
+LOGIC_GATES = {"or": (0, 1, 1, 1), "and": (0, 0, 0, 1), "xor": (0, 1, 1, 0)}
+
+
+def logic_gate(name: str) -> Dataset:
+  """The 4 input pairs (0/1, 0/1) with the gate's output: float32 (4, 2) and (4, 1)."""
+  inputs = jnp.array([[0, 0], [0, 1], [1, 0], [1, 1]], jnp.float32)
+  return Dataset(inputs=inputs, targets=jnp.array(LOGIC_GATES[name], jnp.float32)[:, None])

@@ -20,3 +20,10 @@ def num_examples(data: Dataset) -> int:
 def take(data: Dataset, indices: jax.Array) -> Dataset:
   """The examples at `indices` (a minibatch gather that stays on device)."""
   return Dataset(inputs=data.inputs[indices], targets=data.targets[indices])
+
+
+def split(data: Dataset, key: jax.Array, train_fraction: float) -> tuple[Dataset, Dataset]:
+  """A shuffled (train, test) split, like scikit-learn's train_test_split, keyed for repeatability."""
+  order = jax.random.permutation(key, num_examples(data))
+  cut = round(train_fraction * num_examples(data))
+  return take(data, order[:cut]), take(data, order[cut:])

@@ -25,6 +25,7 @@ class Exercise:
     train: sweep -> FitResult, for exercises that are not trained by the supervised engine.
     describe: final state of one run -> named arrays reported per run (e.g. fitted coefficients).
     plot: (variant result, workdir) -> paths of extra PNGs this exercise draws.
+    model_summary: the model as a table (Keras' `model.summary()`), saved beside the records.
   """
 
   task: Task | None = None
@@ -33,6 +34,7 @@ class Exercise:
   make_data: MakeData | None = None
   describe: Callable[[Any], Mapping[str, jax.Array]] | None = None
   plot: Callable[[Any, Any], list] | None = None
+  model_summary: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)

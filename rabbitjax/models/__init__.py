@@ -1,6 +1,16 @@
 """Flax Linen models: pure `init`/`apply`, called as `model.apply(variables, x, train=...)`."""
 
+from rabbitjax.models.classifiers import MLP, CifarCNN, MnistCNN, parameter_count
 from rabbitjax.models.polynomial import PolynomialRegression, polynomial_coefficients
 from rabbitjax.models.rnn import BinaryAdder, SimpleRNN
 
-__all__ = ["BinaryAdder", "PolynomialRegression", "SimpleRNN", "polynomial_coefficients"]
+__all__ = [
+    "MLP",
+    "BinaryAdder",
+    "CifarCNN",
+    "MnistCNN",
+    "PolynomialRegression",
+    "SimpleRNN",
+    "parameter_count",
+    "polynomial_coefficients",
+]

@@ -24,6 +24,16 @@ def softmax_cross_entropy(logits: jax.Array, targets: jax.Array) -> jax.Array:
   return optax.softmax_cross_entropy(logits, targets)
 
 
+def sigmoid_binary_cross_entropy(logits: jax.Array, targets: jax.Array) -> jax.Array:
+  """Binary cross-entropy of a sigmoid output given as logits (numerically stable)."""
+  return _per_example_mean(optax.sigmoid_binary_cross_entropy(logits, targets))
+
+
+def binary_accuracy(logits: jax.Array, targets: jax.Array) -> jax.Array:
+  """Keras' binary accuracy for a sigmoid output given as logits: 1 where sign matches."""
+  return _per_example_mean(((logits > 0) == (targets > 0.5)).astype(jnp.float32))
+
+
 def accuracy(logits: jax.Array, targets: jax.Array) -> jax.Array:
   """1.0 where the arg-max class is the label (integer or one-hot targets)."""
   labels = targets if jnp.issubdtype(targets.dtype, jnp.integer) else jnp.argmax(targets, -1)

@@ -1,0 +1,66 @@
+"""Every classifier of the course on the engine: perceptron, iris, MNIST MLPs and CNN, CIFAR-10 CNN.
+
+Which network, dataset and loss a run uses are config values; the variants of each exercise
+are override dicts in its config file.
+"""
+
+import jax
+import ml_collections
+from flax import linen as nn
+
+from rabbitjax.data import LOGIC_GATES, load_split, logic_gate, split
+from rabbitjax.exercises.base import Exercise, ExerciseSpec
+from rabbitjax.models import MLP, CifarCNN, MnistCNN
+from rabbitjax.train import Task, accuracy, make_optimizer, softmax_cross_entropy
+from rabbitjax.train.losses import binary_accuracy, sigmoid_binary_cross_entropy
+
+MODELS = ("mlp", "mnist_cnn", "cifar_cnn")
+DATASETS = ("mnist", "cifar10", "iris", *LOGIC_GATES)
+# loss name -> (per-example loss, its accuracy metric)
+LOSSES = {
+    "softmax_cross_entropy": (softmax_cross_entropy, accuracy),
+    "binary_cross_entropy": (sigmoid_binary_cross_entropy, binary_accuracy),
+}
+
+
+def make_model(config: ml_collections.ConfigDict) -> nn.Module:
+  if config.model == "mnist_cnn":
+    return MnistCNN(conv_impl=config.conv_impl)
+  if config.model == "cifar_cnn":
+    return CifarCNN(conv_impl=config.conv_impl)
+  return MLP(hidden=tuple(config.hidden), outputs=config.outputs, activation=config.activation,
+             dropout=config.dropout)
+
+
+def load_data(config: ml_collections.ConfigDict, data_dir: str | None):
+  """(train, test) for the config's dataset; `max_examples`, when set, keeps only that many."""
+  if config.dataset in LOGIC_GATES:  # The course trains and tests on the 4 points.
+    data = logic_gate(config.dataset)
+    return data, data
+  if config.dataset == "iris":  # tfds has one split; the course holds out 20%.
+    data = load_split("iris", "train", data_dir=data_dir)
+    return split(data, jax.random.key(config.split_seed), 0.8)
+  train = load_split(config.dataset, "train", data_dir=data_dir, one_hot=config.one_hot)
+  test = load_split(config.dataset, "test", data_dir=data_dir, one_hot=config.one_hot)
+  if config.max_examples:
+    train = jax.tree.map(lambda a: a[: config.max_examples], train)
+    test = jax.tree.map(lambda a: a[: config.max_examples], test)
+  return train, test
+
+
+def build(config: ml_collections.ConfigDict, data_dir: str | None = None) -> Exercise:
+  train, test = load_data(config, data_dir)
+  loss, metric = LOSSES[config.loss]
+  model = make_model(config)
+  task = Task(model=model, loss=loss, optimizer=make_optimizer(config.optimizer,
+                                                               config.learning_rate),
+              batch_size=config.batch_size, eval_batch_size=config.eval_batch_size,
+              metrics={"accuracy": metric})
+  # Plain text (no terminal colour codes), as the file it is written to wants.
+  summary = nn.tabulate(model, jax.random.key(0), compute_flops=False,
+                        console_kwargs={"color_system": None, "force_terminal": False})(
+                            train.inputs[:1])
+  return Exercise(task=task, data=(train, test), model_summary=summary)
+
+
+SPEC = ExerciseSpec(build=build, sweepable=("learning_rate",))

@@ -1,0 +1,118 @@
+"""Classifiers: the course's parameter counts, the im2col conv, learning on mock data, labels."""
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import tensorflow_datasets as tfds
+
+from experiments.configs import cifar10_cnn, mnist_cnn, mnist_dropout_mlp, perceptron
+from rabbitjax.config import validate_config, variant_config
+from rabbitjax.data import Dataset, logic_gate, split
+from rabbitjax.exercises import classification
+from rabbitjax.experiment import make_run_sweep
+from rabbitjax.models import MLP, CifarCNN, MnistCNN, parameter_count
+from rabbitjax.models.conv import im2col_conv, resolve_impl
+from rabbitjax.train import evaluate, fit, make_sweep
+
+
+@pytest.mark.parametrize("model, shape, count", [
+    (MnistCNN(), (1, 28, 28, 1), 1_199_882),
+    (MLP((512, 512), 10, dropout=0.2), (1, 28, 28, 1), 669_706),
+    (CifarCNN(), (1, 32, 32, 3), 1_250_858),
+])
+def test_parameter_counts_match_the_course(model, shape, count):
+  assert parameter_count(model.init(jax.random.key(0), jnp.zeros(shape))["params"]) == count
+
+
+@pytest.mark.parametrize("padding", ["VALID", "SAME"])
+@pytest.mark.parametrize("kernel_size", [(3, 3), (5, 3)])
+def test_im2col_conv_equals_lax_conv_in_values_and_gradients(padding, kernel_size):
+  inputs = jax.random.normal(jax.random.key(0), (2, 9, 8, 3))
+  kernel = jax.random.normal(jax.random.key(1), (*kernel_size, 3, 4))
+
+  def lax_conv(inputs, kernel):
+    return jax.lax.conv_general_dilated(inputs, kernel, (1, 1), padding,
+                                        dimension_numbers=("NHWC", "HWIO", "NHWC"))
+
+  im2col = lambda inputs, kernel: im2col_conv(inputs, kernel, padding)
+  chex.assert_trees_all_close(im2col(inputs, kernel), lax_conv(inputs, kernel), rtol=1e-4, atol=1e-4)
+  loss = lambda conv: lambda i, k: jnp.sum(jnp.sin(conv(i, k)))
+  chex.assert_trees_all_close(jax.grad(loss(im2col), (0, 1))(inputs, kernel),
+                              jax.grad(loss(lax_conv), (0, 1))(inputs, kernel), rtol=1e-4, atol=1e-4)
+
+
+def test_conv_impl_default_per_backend():
+  assert resolve_impl("auto") == ("im2col" if jax.default_backend() == "cpu" else "lax")
+  assert resolve_impl("lax") == "lax"
+  with pytest.raises(ValueError, match="'winograd'"):
+    resolve_impl("winograd")
+
+
+@pytest.fixture
+def mock_tfds(tmp_path, monkeypatch):
+  monkeypatch.setenv("RABBITJAX_CACHE_DIR", str(tmp_path / "cache"))
+  with tfds.testing.mock_data(num_examples=64):
+    yield str(tmp_path / "tfds")
+
+
+@pytest.mark.parametrize("config_module", [mnist_cnn, cifar10_cnn])
+def test_one_epoch_on_mock_data_lowers_the_loss(config_module, mock_tfds):
+  config = variant_config(config_module.get_config("quick"), "cnn")
+  config.update(num_seeds=1, batch_size=16)
+  validate_config(config)
+  exercise = classification.build(config, mock_tfds)
+  train, _ = exercise.data
+  sweep = make_run_sweep(config, classification.SPEC.sweepable)
+  before = evaluate(exercise.task, exercise.task.model.init(jax.random.key(0), train.inputs[:1])[
+      "params"], train)["loss"]
+  result = fit(exercise.task, sweep, 1, data=(train, train))
+  assert result.history["val_loss"][-1, 0, 0] < before
+  assert "Total Parameters" in exercise.model_summary
+  assert "\x1b[" not in exercise.model_summary  # Plain text: no terminal colour codes.
+
+
+def test_one_hot_and_integer_labels_give_the_same_numbers(mock_tfds):
+  histories = []
+  for variant in ("sparse", "one_hot"):
+    config = variant_config(mnist_dropout_mlp.get_config("quick"), variant)
+    config.update(num_seeds=1, hidden=(32,), num_epochs=2)
+    exercise = classification.build(config, mock_tfds)
+    histories.append(fit(exercise.task, make_run_sweep(config, ("learning_rate",)),
+                         config.num_epochs, data=exercise.data).history)
+  assert histories[1] and set(histories[0]) == set(histories[1])
+  chex.assert_trees_all_close(histories[0], histories[1], rtol=1e-5)
+
+
+def test_vmapped_dropout_seeds_equal_separate_runs(mock_tfds):
+  config = variant_config(mnist_dropout_mlp.get_config("quick"), "sparse")
+  config.update(hidden=(32,), num_epochs=2)
+  exercise = classification.build(config, mock_tfds)
+  run = lambda seeds: fit(exercise.task, make_sweep(seeds, {"learning_rate": 1e-3}), 2,
+                          data=exercise.data)
+  together, alone = run([0, 1]), run([1])
+  chex.assert_trees_all_close(jax.tree.map(lambda a: a[1], together.state.params),
+                              jax.tree.map(lambda a: a[0], alone.state.params), rtol=1e-5, atol=1e-6)
+
+
+def test_perceptron_learns_or_and_not_xor():
+  finals = {}
+  for gate in ("or", "xor"):
+    config = variant_config(perceptron.get_config(), f"{gate}_batch1")
+    config.update(num_seeds=4, num_epochs=150)
+    exercise = classification.build(config)
+    history = fit(exercise.task, make_run_sweep(config, ("learning_rate",)), config.num_epochs,
+                  data=exercise.data).history
+    finals[gate] = history["val_accuracy"][-1, :, 0]
+  np.testing.assert_array_equal(finals["or"], 1.0)
+  assert np.all(finals["xor"] <= 0.75)  # No line separates XOR.
+
+
+def test_logic_gates_and_keyed_split():
+  np.testing.assert_array_equal(logic_gate("xor").targets[:, 0], [0, 1, 1, 0])
+  data = Dataset(jnp.arange(10.0)[:, None], jnp.arange(10))
+  train, test = split(data, jax.random.key(0), 0.8)
+  assert train.targets.shape == (8,) and test.targets.shape == (2,)
+  np.testing.assert_array_equal(np.sort(np.concatenate([train.targets, test.targets])),
+                                np.arange(10))
