@@ -63,6 +63,22 @@ def make_sweep(
   return Sweep(seeds=np.asarray(seeds, np.int32), hparams=hparams, swept=tuple(swept))
 
 
+def shard_seeds(tree, num_seeds: int):
+  """Places every array whose leading axis is the seed axis across all devices, seeds split evenly.
+
+  With one device, or a seed count the devices do not divide, the tree is returned as it is.
+  jit then partitions the vmapped program along the seed axis (on a CPU host, several devices
+  from --xla_force_host_platform_device_count run on separate cores).
+  """
+  devices = jax.devices()
+  if len(devices) == 1 or num_seeds % len(devices):
+    return tree
+  sharding = jax.sharding.NamedSharding(jax.sharding.Mesh(np.array(devices), ("seeds",)),
+                                        jax.sharding.PartitionSpec("seeds"))
+  leading = lambda leaf: getattr(leaf, "ndim", 0) >= 1 and leaf.shape[0] == num_seeds
+  return jax.tree.map(lambda leaf: jax.device_put(leaf, sharding) if leading(leaf) else leaf, tree)
+
+
 def over_runs(fn, seed_axes, point_axes):
   """vmaps `fn` over points (inner axis) and seeds (outer): results lead with (seed, point)."""
   return jax.vmap(jax.vmap(fn, in_axes=point_axes), in_axes=seed_axes)
@@ -126,7 +142,12 @@ def fit(
       (0, None),
       (None, 0),
   )
-  state = jax.block_until_ready(jax.jit(init)(init_keys, hparams))
+  state = jax.jit(init)(init_keys, hparams)
+  num_seeds = len(sweep.seeds)
+  state, shuffle_keys = shard_seeds((state, shuffle_keys), num_seeds)
+  if make_data is not None:
+    train_data, val_data = shard_seeds((train_data, val_data), num_seeds)
+  state = jax.block_until_ready(state)
   setup_seconds = time.perf_counter() - start
 
   def sweep_epoch(state, train_data, val_data, shuffle_keys, epoch):
