@@ -133,7 +133,7 @@ def train_step(task: Task, state: TrainState, batch: Dataset, weights, dropout_k
         {"params": params}, batch.inputs, train=True, rngs={"dropout": dropout_key}
     )
     values = _per_example_metrics(task, outputs, batch.targets)
-    return jnp.sum(values["loss"] * weights) / jnp.sum(weights), values
+    return jnp.dot(values["loss"], weights) / jnp.sum(weights), values
 
   grads, values = jax.grad(loss_fn, has_aux=True)(state.params)
   return state.apply_gradients(grads=grads), _weighted_sums(values, weights)
