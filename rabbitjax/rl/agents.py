@@ -38,6 +38,28 @@ def _finished_episodes(done, episode_returns):
   return count, jnp.sum(jnp.where(done, episode_returns, 0.0)) / jnp.maximum(count, 1)
 
 
+def train_in_chunks(env_step, carry, config, chunk_metrics=lambda carry: {}):
+  """Runs `config.total_steps` calls of `env_step` as `num_logs` logged chunks, in one scan.
+
+  `env_step(carry, step) -> (carry, (done, episode_return, epsilon))`. Each chunk logs the mean
+  return of the episodes that ended in it, their number, the last epsilon, and
+  `chunk_metrics(carry)`.
+
+  Returns:
+    (final carry, history: metric -> (num_logs,)).
+  """
+  steps_per_log = config.total_steps // config.num_logs
+
+  def chunk(carry, chunk_index):
+    steps = chunk_index * steps_per_log + jnp.arange(steps_per_log)
+    carry, (done, returns, epsilons) = jax.lax.scan(env_step, carry, steps)
+    episodes, mean_return = _finished_episodes(done, returns)
+    return carry, {"episode_return": mean_return, "episodes": episodes.astype(jnp.float32),
+                   "epsilon": epsilons[-1], **chunk_metrics(carry)}
+
+  return jax.lax.scan(chunk, carry, jnp.arange(config.num_logs))
+
+
 # --- Tabular Q-learning --------------------------------------------------------------------
 
 def q_learning_update(q_values, obs, action, reward, next_obs, terminated, learning_rate, gamma):
@@ -58,7 +80,6 @@ def make_q_learning(config, env, env_params):
   and the exact discounted value of the greedy policy at the start state (from the env's model).
   """
   probabilities, rewards = env.transition_model(env_params)
-  steps_per_log = config.total_steps // config.num_logs
   decay_steps = int(config.epsilon_decay_fraction * config.total_steps)
 
   def train(key, hparams):
@@ -79,17 +100,13 @@ def make_q_learning(config, env, env_params):
       carry = (q_values, next_obs, env_state, jnp.where(done, 0.0, episode_return), key)
       return carry, (done, episode_return, epsilon)
 
-    def chunk(carry, chunk_index):
-      steps = chunk_index * steps_per_log + jnp.arange(steps_per_log)
-      carry, (done, returns, epsilons) = jax.lax.scan(env_step, carry, steps)
-      episodes, mean_return = _finished_episodes(done, returns)
+    def greedy_value(carry):
       greedy = planning.greedy_policy(carry[0])
-      greedy_values = planning.policy_values(probabilities, rewards, greedy, config.gamma)
-      return carry, {"episode_return": mean_return, "episodes": episodes.astype(jnp.float32),
-                     "epsilon": epsilons[-1], "greedy_value": greedy_values[env.start]}
+      values = planning.policy_values(probabilities, rewards, greedy, config.gamma)
+      return {"greedy_value": values[env.start]}
 
     carry = (q_values, obs, env_state, jnp.float32(0.0), key)
-    carry, history = jax.lax.scan(chunk, carry, jnp.arange(config.num_logs))
+    carry, history = train_in_chunks(env_step, carry, config, greedy_value)
     return carry[0], history
 
   return train
@@ -121,7 +138,6 @@ def make_q_approx(config, env, env_params):
   """
   network = MLP(tuple(config.hidden), env.num_actions)
   optimizer = make_optimizer(config.optimizer, config.learning_rate)
-  steps_per_log = config.total_steps // config.num_logs
   decay_steps = int(config.epsilon_decay_fraction * config.total_steps)
   num_envs = config.num_envs
 
@@ -158,15 +174,8 @@ def make_q_approx(config, env, env_params):
                jnp.where(done, 0.0, episode_returns), key)
       return carry, (done, episode_returns, epsilon)
 
-    def chunk(carry, chunk_index):
-      steps = chunk_index * steps_per_log + jnp.arange(steps_per_log)
-      carry, (done, returns, epsilons) = jax.lax.scan(env_step, carry, steps)
-      episodes, mean_return = _finished_episodes(done, returns)
-      return carry, {"episode_return": mean_return, "episodes": episodes.astype(jnp.float32),
-                     "epsilon": epsilons[-1]}
-
     carry = (params, params, opt_state, obs, env_states, jnp.zeros(num_envs), key)
-    carry, history = jax.lax.scan(chunk, carry, jnp.arange(config.num_logs))
+    carry, history = train_in_chunks(env_step, carry, config)
     return carry[0], history
 
   return train
@@ -249,8 +258,10 @@ def make_reinforce(config, env, env_params, probe_states):
     def update(carry, update_key):
       params, opt_states, recent_returns = carry
       trajectory = play(params[0], update_key)
-      policy_grads = jax.grad(lambda p: losses((p, params[1]), trajectory)[0])(params[0])
-      baseline_grads = jax.grad(lambda b: losses((params[0], b), trajectory)[1])(params[1])
+      # One pass for both gradients: the policy loss sees the baseline only through
+      # stop_gradient and the baseline loss never sees the policy, so the sum's gradient holds
+      # each loss's own gradient.
+      policy_grads, baseline_grads = jax.grad(lambda p: sum(losses(p, trajectory)))(params)
       policy_updates, policy_state = policy_optimizer.update(policy_grads, opt_states[0])
       baseline_updates, baseline_state = baseline_optimizer.update(baseline_grads, opt_states[1])
       params = (optax.apply_updates(params[0], policy_updates),
