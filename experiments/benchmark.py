@@ -1,6 +1,12 @@
-r"""Speed benchmarks: how much a vmapped sweep costs against one run of the same model.
+r"""Speed benchmarks: sweep cost against one run, and steady epochs against the course's Keras.
 
     python -m experiments.benchmark --suite=regression --repeats=5 --out=runs/bench.json
+    TFDS_DATA_DIR=../shared/tensorflow_datasets python -m experiments.benchmark \
+        --suite=classification --repeats=3
+
+The classification suite trains one seed of each classifier for a few epochs (CIFAR-10 on
+random data of the real shape, as the dataset is not on these machines) and sets its steady
+epoch beside what the course's Keras code took on the same machine kind.
 
 Each case is trained `repeats` times from scratch, the cases interleaved; compile time (the epoch
 program) and training time (all epochs after compilation) are reported apart, as medians. Timings go to stdout as a
@@ -19,19 +25,27 @@ import jax
 from absl import app, flags
 
 from experiments.configs import (
+    cifar10_cnn,
     cubic_regression,
+    iris,
+    mnist_cnn,
+    mnist_dropout_mlp,
+    mnist_softmax,
     linear_regression,
     q_learning,
     reinforce,
     rnn_binary_addition,
 )
+from rabbitjax.data import Dataset
 from rabbitjax.exercises import EXERCISES
+from rabbitjax.exercises.classification import make_task, resolve_seeds_at_once
 from rabbitjax.config import validate_config, variant_config, variant_names
 from rabbitjax.experiment import make_run_sweep
 from rabbitjax.train import fit
 
 FLAGS = flags.FLAGS
-flags.DEFINE_enum("suite", "regression", ["regression", "rnn", "rl"], "Which benchmark suite.")
+flags.DEFINE_enum("suite", "regression", ["regression", "rnn", "rl", "classification", "cnn_step"],
+                  "Which benchmark suite.")
 flags.DEFINE_integer("repeats", 5, "Timed repetitions per case (medians are reported).")
 flags.DEFINE_string("out", None, "Optional JSON file for the figures.")
 
@@ -42,6 +56,9 @@ class Case:
 
   name: str
   make_config: Callable
+  keras_seconds_per_epoch: float | None = None  # the course's Keras code, same machine kind
+  # (image shape, train size, test size): train on random data of that shape, not the dataset.
+  random_data: tuple | None = None
 
 
 def _single_run(config):
@@ -72,7 +89,68 @@ def _rnn_cases() -> list[Case]:
   ]
 
 
-SUITES = {"regression": _regression_cases, "rnn": _rnn_cases}
+def _epochs(module, num_epochs: int):
+  def make_config():
+    config = _single_run(module.get_config())
+    config.num_epochs = num_epochs
+    return config
+  return make_config
+
+
+def _classification_cases() -> list[Case]:
+  # Keras 3.15 on TensorFlow 2.21, medians of steady epochs, as measured for the issue.
+  return [
+      Case("iris relu 4-12-3", _epochs(iris, 20), 0.18),
+      Case("mnist softmax", _epochs(mnist_softmax, 3)),
+      Case("mnist 512-512 dropout MLP", _epochs(mnist_dropout_mlp, 3), 3.9),
+      Case("mnist CNN", _epochs(mnist_cnn, 2), 34.8),
+      Case("cifar10 CNN (random data)", _epochs(cifar10_cnn, 2), 47.6,
+           random_data=((32, 32, 3), 50_000, 10_000)),
+  ]
+
+
+def _cnn_step_cases() -> list[Case]:
+  """The MNIST CNN's training step under each CPU formulation (50 steps of 128, random data)."""
+  def case(name, num_seeds=1, **overrides):
+    def make_config():
+      config = _epochs(mnist_cnn, 2)()
+      config.update(num_seeds=num_seeds, **overrides)
+      return config
+    return Case(name, make_config, random_data=((28, 28, 1), 6400, 128))
+
+  return [
+      case("im2col f32, whole batch", conv_impl="im2col", microbatch_size=128),
+      case("im2col f32, micro-batches of 16", conv_impl="im2col", microbatch_size=16),
+      case("im2col bf16, whole batch", conv_impl="im2col_bf16", microbatch_size=128),
+      case("im2col bf16, micro-batches of 16", conv_impl="im2col_bf16", microbatch_size=16),
+      case("3 seeds vmapped, bf16, micro 16", 3, conv_impl="im2col_bf16", microbatch_size=16,
+           seeds_at_once=3),
+      case("3 seeds one at a time, bf16, micro 16", 3, conv_impl="im2col_bf16",
+           microbatch_size=16, seeds_at_once=1),
+  ]
+
+
+SUITES = {"regression": _regression_cases, "rnn": _rnn_cases,
+          "classification": _classification_cases, "cnn_step": _cnn_step_cases}
+
+
+def random_images(key: jax.Array, shape: tuple, train_size: int, test_size: int):
+  """(train, test) of uniform images of `shape` with 10 random labels."""
+  def split(key, size):
+    image_key, label_key = jax.random.split(key)
+    return Dataset(jax.random.uniform(image_key, (size, *shape)),
+                   jax.random.randint(label_key, (size,), 0, 10))
+  train_key, test_key = jax.random.split(key)
+  return split(train_key, train_size), split(test_key, test_size)
+
+
+def _build(case: Case, spec, variant):
+  """(task, data, make_data, seeds_at_once) of a case."""
+  if case.random_data is not None:
+    return (make_task(variant), random_images(jax.random.key(0), *case.random_data), None,
+            resolve_seeds_at_once(variant))
+  exercise = spec.build(variant, None)
+  return exercise.task, exercise.data, exercise.make_data, exercise.seeds_at_once
 
 
 def rl_benchmark(repeats: int) -> list[dict]:
@@ -114,22 +192,29 @@ def time_cases(cases: list[Case], repeats: int) -> list[dict]:
   """
   prepared = [_prepare(case) for case in cases]
   timings = [{"setup": [], "compile": [], "train": []} for _ in cases]
+  steps_per_epoch = [0] * len(cases)
   for _ in range(repeats):
-    for (spec, variant, sweep), case_timings in zip(prepared, timings):
-      exercise = spec.build(variant, None)
-      result = fit(exercise.task, sweep, variant.num_epochs, data=exercise.data,
-                   make_data=exercise.make_data)
-      case_timings["setup"].append(result.setup_seconds)
-      case_timings["compile"].append(result.compile_seconds)
-      case_timings["train"].append(result.train_seconds)
+    for index, (case, (spec, variant, sweep)) in enumerate(zip(cases, prepared)):
+      task, data, make_data, seeds_at_once = _build(case, spec, variant)
+      result = fit(task, sweep, variant.num_epochs, data=data, make_data=make_data,
+                   seeds_at_once=seeds_at_once)
+      # Per-run data (make_data) leads with (seed, point) axes.
+      train_size = result.train_data.targets.shape[2 if make_data else 0]
+      steps_per_epoch[index] = -(-train_size // task.batch_size)
+      timings[index]["setup"].append(result.setup_seconds)
+      timings[index]["compile"].append(result.compile_seconds)
+      timings[index]["train"].append(result.train_seconds)
   rows = []
-  for case, (_, variant, sweep), case_timings in zip(cases, prepared, timings):
+  for case, (_, variant, sweep), case_timings, steps in zip(cases, prepared, timings,
+                                                          steps_per_epoch):
     rows.append({
         "case": case.name,
         "runs": len(sweep.seeds) * sweep.num_points,
         "epochs": variant.num_epochs,
         "median_seconds": {k: statistics.median(v) for k, v in case_timings.items()},
         "all_seconds": case_timings,
+        "keras_seconds_per_epoch": case.keras_seconds_per_epoch,
+        "steps_per_epoch": steps,
     })
   return rows
 
@@ -154,6 +239,31 @@ def main(argv):
     return
   rows = time_cases(SUITES[FLAGS.suite](), FLAGS.repeats)
   print(f"machine: {machine()}")
+  if FLAGS.suite in ("classification", "cnn_step"):
+    print_against_keras(rows)
+  else:
+    print_sweep_cost(rows)
+  if FLAGS.out:
+    with open(FLAGS.out, "w") as f:
+      json.dump({"machine": machine(), "suite": FLAGS.suite, "rows": rows}, f, indent=1)
+
+
+def print_against_keras(rows: list[dict]) -> None:
+  print(f"| case | runs | epochs | compile s | s/epoch, median of {FLAGS.repeats} [min-max] | "
+        "ms/step per run | Keras s/epoch | Keras / ours |")
+  print("|---|---|---|---|---|---|---|---|")
+  for row in rows:
+    per_epoch = [seconds / row["epochs"] for seconds in row["all_seconds"]["train"]]
+    median = statistics.median(per_epoch)
+    keras = row["keras_seconds_per_epoch"]
+    versus = f"{keras} | {keras / median:.1f}x" if keras else "- | -"
+    per_step = 1e3 * median / row["steps_per_epoch"] / row["runs"]
+    print(f"| {row['case']} | {row['runs']} | {row['epochs']} | "
+          f"{row['median_seconds']['compile']:.1f} | "
+          f"{median:.3g} [{min(per_epoch):.3g}-{max(per_epoch):.3g}] | {per_step:.1f} | {versus} |")
+
+
+def print_sweep_cost(rows: list[dict]) -> None:
   print(f"| case | runs | epochs | compile s | train s, median of {FLAGS.repeats} [min-max] | "
         "train ms/epoch | x single run |")
   print("|---|---|---|---|---|---|---|")
@@ -167,9 +277,6 @@ def main(argv):
     print(f"| {row['case']} | {row['runs']} | {row['epochs']} | {seconds['compile']:.2f} | "
           f"{seconds['train']:.3f} [{min(train):.3f}-{max(train):.3f}] | "
           f"{1e3 * seconds['train'] / row['epochs']:.2f} | {ratio:.2f} |")
-  if FLAGS.out:
-    with open(FLAGS.out, "w") as f:
-      json.dump({"machine": machine(), "suite": FLAGS.suite, "rows": rows}, f, indent=1)
 
 
 if __name__ == "__main__":

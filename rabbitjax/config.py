@@ -56,6 +56,8 @@ _RULES = {
     "learning_rate": (_positive, "a finite number > 0"),
     "noise": (_non_negative, "a finite number >= 0"),
     "eval_batch_size": (_positive_int, "an integer >= 1"),
+    "microbatch_size": (_non_negative_int, "an integer >= 0 (0: automatic)"),
+    "seeds_at_once": (_non_negative_int, "an integer >= 0 (0: automatic)"),
     "units": (_positive_int, "an integer >= 1"),
     "dropout": (_probability_below_one, "a rate in [0, 1)"),
     "recurrent_dropout": (_probability_below_one, "a rate in [0, 1)"),
@@ -142,5 +144,10 @@ def validate_config(config: ml_collections.ConfigDict) -> ExerciseSpec:
       raise ConfigError(f"config.sweep.{name}={values!r} is invalid: must be a non-empty list")
     for value in values:
       _check_value(f"config.sweep.{name}", name, value)
-  variant_names(config)
+  for name in variant_names(config):
+    resolved = variant_config(config, name)
+    microbatch_size = resolved.get("microbatch_size", 0)
+    if microbatch_size and resolved.batch_size % microbatch_size:
+      raise ConfigError(f"config.microbatch_size={microbatch_size!r} is invalid: must divide "
+                        f"config.batch_size={resolved.batch_size} (variant {name!r})")
   return spec

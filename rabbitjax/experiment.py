@@ -79,7 +79,8 @@ def run_experiment(
     else:
       fitted = fit(exercise.task, sweep, variant.num_epochs, data=exercise.data,
                    make_data=exercise.make_data,
-                   on_epoch=_epoch_logger(log, name, variant.num_epochs))
+                   on_epoch=_epoch_logger(log, name, variant.num_epochs),
+                   seeds_at_once=exercise.seeds_at_once)
     outputs = {}
     if exercise.describe is not None:
       outputs = jax.device_get(jax.jit(over_runs(exercise.describe, 0, 0))(fitted.state))

@@ -13,7 +13,9 @@ from rabbitjax.data import Dataset, logic_gate, split
 from rabbitjax.exercises import classification
 from rabbitjax.experiment import make_run_sweep
 from rabbitjax.models import MLP, CifarCNN, MnistCNN, parameter_count
-from rabbitjax.models.conv import im2col_conv, resolve_impl
+from flax import linen as nn
+
+from rabbitjax.models.conv import cpu_has_bf16_matmul, im2col_conv, max_pool_2x2, resolve_impl
 from rabbitjax.train import evaluate, fit, make_sweep
 
 
@@ -43,8 +45,38 @@ def test_im2col_conv_equals_lax_conv_in_values_and_gradients(padding, kernel_siz
                               jax.grad(loss(lax_conv), (0, 1))(inputs, kernel), rtol=1e-4, atol=1e-4)
 
 
+def test_bf16_im2col_conv_is_lax_conv_to_bfloat16_precision():
+  inputs = jax.random.normal(jax.random.key(0), (2, 9, 8, 3))
+  kernel = jax.random.normal(jax.random.key(1), (3, 3, 3, 4))
+
+  def lax_conv(inputs, kernel):
+    return jax.lax.conv_general_dilated(inputs, kernel, (1, 1), "VALID",
+                                        dimension_numbers=("NHWC", "HWIO", "NHWC"))
+
+  bf16 = lambda inputs, kernel: im2col_conv(inputs, kernel, "VALID", jnp.bfloat16)
+  outputs = bf16(inputs, kernel)
+  chex.assert_type(outputs, jnp.float32)  # bfloat16 operands, float32 accumulation and result
+  # 8 mantissa bits: relative error ~2^-8 per operand, summed over 27 products.
+  chex.assert_trees_all_close(outputs, lax_conv(inputs, kernel), rtol=0.05, atol=0.1)
+  loss = lambda conv: lambda i, k: jnp.sum(jnp.sin(conv(i, k)))
+  grads = jax.grad(loss(bf16), (0, 1))(inputs, kernel)
+  chex.assert_trees_all_equal_dtypes(grads, (inputs, kernel))
+  chex.assert_trees_all_close(grads, jax.grad(loss(lax_conv), (0, 1))(inputs, kernel),
+                              rtol=0.05, atol=0.2)
+
+
+@pytest.mark.parametrize("shape", [(2, 6, 6, 3), (2, 7, 5, 3)])
+def test_max_pool_equals_flax_max_pool_in_values_and_gradients(shape):
+  inputs = jax.random.normal(jax.random.key(0), shape)
+  flax_pool = lambda x: nn.max_pool(x, (2, 2), strides=(2, 2))
+  chex.assert_trees_all_equal(max_pool_2x2(inputs), flax_pool(inputs))
+  loss = lambda pool: lambda x: jnp.sum(jnp.sin(pool(x)))
+  chex.assert_trees_all_close(jax.grad(loss(max_pool_2x2))(inputs), jax.grad(loss(flax_pool))(inputs))
+
+
 def test_conv_impl_default_per_backend():
-  assert resolve_impl("auto") == ("im2col" if jax.default_backend() == "cpu" else "lax")
+  on_cpu = "im2col_bf16" if cpu_has_bf16_matmul() else "im2col"
+  assert resolve_impl("auto") == (on_cpu if jax.default_backend() == "cpu" else "lax")
   assert resolve_impl("lax") == "lax"
   with pytest.raises(ValueError, match="'winograd'"):
     resolve_impl("winograd")
@@ -60,7 +92,7 @@ def mock_tfds(tmp_path, monkeypatch):
 @pytest.mark.parametrize("config_module", [mnist_cnn, cifar10_cnn])
 def test_one_epoch_on_mock_data_lowers_the_loss(config_module, mock_tfds):
   config = variant_config(config_module.get_config("quick"), "cnn")
-  config.update(num_seeds=1, batch_size=16)
+  config.update(num_seeds=1, batch_size=16, microbatch_size=8)  # 2 micro-batches per step
   validate_config(config)
   exercise = classification.build(config, mock_tfds)
   train, _ = exercise.data
@@ -71,6 +103,15 @@ def test_one_epoch_on_mock_data_lowers_the_loss(config_module, mock_tfds):
   assert result.history["val_loss"][-1, 0, 0] < before
   assert "Total Parameters" in exercise.model_summary
   assert "\x1b[" not in exercise.model_summary  # Plain text: no terminal colour codes.
+
+
+def test_cnns_use_micro_batches_of_16_on_cpu_by_default():
+  on_cpu = jax.default_backend() == "cpu"
+  for config in (mnist_cnn.get_config(), cifar10_cnn.get_config()):
+    assert classification.resolve_microbatch_size(config) == (16 if on_cpu else None)
+    config.microbatch_size = 8
+    assert classification.resolve_microbatch_size(config) == 8
+  assert classification.resolve_microbatch_size(mnist_dropout_mlp.get_config()) is None
 
 
 def test_one_hot_and_integer_labels_give_the_same_numbers(mock_tfds):

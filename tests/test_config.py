@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from experiments.configs import cubic_regression, linear_regression
+from experiments.configs import cubic_regression, linear_regression, mnist_cnn
 from rabbitjax.config import ConfigError, validate_config, variant_config, variant_names
 
 
@@ -66,6 +66,14 @@ def test_bad_variant_override_is_rejected():
   config = linear_regression.get_config()
   config.variants.slope_3.learning_rate = 0.0
   with pytest.raises(ConfigError, match=r"config.variants.slope_3.learning_rate=0.0 is invalid"):
+    validate_config(config)
+
+
+def test_micro_batch_size_that_does_not_divide_the_batch_is_rejected():
+  config = mnist_cnn.get_config()
+  config.microbatch_size = 48
+  with pytest.raises(ConfigError, match=r"config.microbatch_size=48 is invalid: must divide "
+                                        r"config.batch_size=128 \(variant 'cnn'\)"):
     validate_config(config)
 
 

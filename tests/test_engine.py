@@ -41,9 +41,9 @@ def line_task(batch_size=8, learning_rate=0.1):
               eval_batch_size=16)
 
 
-def small_fit(seeds, noise=(0.0, 0.5), learning_rate=0.1, epochs=3):
+def small_fit(seeds, noise=(0.0, 0.5), learning_rate=0.1, epochs=3, seeds_at_once=None):
   sweep = make_sweep(seeds, {"noise": 0.0, "learning_rate": learning_rate}, {"noise": noise})
-  return fit(line_task(), sweep, epochs, make_data=line_data)
+  return fit(line_task(), sweep, epochs, make_data=line_data, seeds_at_once=seeds_at_once)
 
 
 @pytest.mark.parametrize("size, batch_size", [(10, 3), (4, 10), (12, 4), (1, 1)])
@@ -76,6 +76,26 @@ def test_padded_batch_trains_like_the_partial_batch():
   after_padded, sums_padded = train_step(task, state, padded, jnp.array([1.0, 1, 1, 0, 0]), key)
   chex.assert_trees_all_close(after_partial.params, after_padded.params, rtol=1e-6)
   chex.assert_trees_all_close(sums_partial, sums_padded, rtol=1e-6)
+
+
+def test_micro_batches_give_the_whole_batch_step():
+  """Gradient accumulated over micro-batches == the whole batch's (partial batch included)."""
+  whole, micro = line_task(batch_size=8), Task(**{**line_task(batch_size=8).__dict__,
+                                                  "microbatch_size": 2})
+  data = polynomial_regression(jax.random.key(0), LINE, 0.3, 8)
+  weights = jnp.array([1.0, 1, 1, 1, 1, 0, 0, 0])  # a partial last batch: 5 real examples
+  state = create_train_state(whole, jax.random.key(1), data.inputs[:1], {})
+  key = jax.random.key(2)
+  after_whole, sums_whole = train_step(whole, state, data, weights, key)
+  after_micro, sums_micro = train_step(micro, state, data, weights, key)
+  chex.assert_trees_all_close(after_whole.params, after_micro.params, rtol=1e-6)
+  chex.assert_trees_all_close(sums_whole, sums_micro, rtol=1e-6)
+
+
+@pytest.mark.parametrize("microbatch_size", [0, 3])
+def test_micro_batch_size_must_divide_the_batch(microbatch_size):
+  with pytest.raises(ValueError, match=f"microbatch_size={microbatch_size}"):
+    Task(**{**line_task(batch_size=8).__dict__, "microbatch_size": microbatch_size})
 
 
 def test_evaluate_matches_a_direct_computation():
@@ -114,6 +134,14 @@ def test_vmapped_seeds_equal_separate_runs():
     chex.assert_trees_all_close(
         {name: values[:, index] for name, values in together.history.items()},
         {name: values[:, 0] for name, values in alone.history.items()}, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("seeds_at_once", [1, 2])
+def test_seeds_in_turn_equal_vmapped_seeds(seeds_at_once):
+  """lax.map over the seed axis (2 does not divide 3: a remainder group) == vmap over it."""
+  vmapped, in_turn = small_fit([0, 1, 2]), small_fit([0, 1, 2], seeds_at_once=seeds_at_once)
+  chex.assert_trees_all_close(vmapped.state.params, in_turn.state.params, rtol=1e-5, atol=1e-6)
+  chex.assert_trees_all_close(vmapped.history, in_turn.history, rtol=1e-5, atol=1e-6)
 
 
 def test_learning_rate_sweep_equals_runs_with_that_rate():

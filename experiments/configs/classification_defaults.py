@@ -25,7 +25,15 @@ def classification_config(variants: dict, order: str, mode: str | None, quick: d
   config.max_examples = 0  # per split; 0: all of it
   config.split_seed = 0
   config.model = "mlp"
-  config.conv_impl = "auto"  # im2col on CPU, lax.conv on GPU/TPU (rabbitjax/models/conv.py)
+  # lax.conv on GPU/TPU; on CPU im2col, with bfloat16 matmuls where the CPU has AMX-BF16 or
+  # AVX512-BF16 (rabbitjax/models/conv.py).
+  config.conv_impl = "auto"
+  # Gradient accumulated over micro-batches of this size; 0: automatic (16 for the CNNs on CPU,
+  # where it keeps a micro-batch's activations in cache; otherwise the whole batch).
+  config.microbatch_size = 0
+  # Seeds trained at a time (the rest wait their turn in the same program); 0: automatic (1 for
+  # the CNNs on CPU, 1.5x faster there than vmapping them; otherwise all seeds vmapped together).
+  config.seeds_at_once = 0
   config.hidden = ()
   config.outputs = 10
   config.activation = "relu"

@@ -26,6 +26,7 @@ class Exercise:
     describe: final state of one run -> named arrays reported per run (e.g. fitted coefficients).
     plot: (variant result, workdir) -> paths of extra PNGs this exercise draws.
     model_summary: the model as a table (Keras' `model.summary()`), saved beside the records.
+    seeds_at_once: seeds trained together in the epoch program (`fit`'s); None: all at once.
   """
 
   task: Task | None = None
@@ -35,6 +36,7 @@ class Exercise:
   describe: Callable[[Any], Mapping[str, jax.Array]] | None = None
   plot: Callable[[Any, Any], list] | None = None
   model_summary: str | None = None
+  seeds_at_once: int | None = None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -3,7 +3,7 @@
 import jax
 from flax import linen as nn
 
-from rabbitjax.models.conv import Conv
+from rabbitjax.models.conv import Conv, max_pool_2x2
 from rabbitjax.models.rnn import ACTIVATIONS
 
 
@@ -29,14 +29,10 @@ class MLP(nn.Module):
     return nn.Dense(self.outputs)(x)
 
 
-def _pool(x):
-  return nn.max_pool(x, (2, 2), strides=(2, 2))
-
-
 class MnistCNN(nn.Module):
   """conv32-conv64 (3x3, valid, relu), maxpool 2, dropout .25, dense 128 relu, dropout .5, dense 10.
 
-  conv_impl: 'auto' (im2col on CPU, lax.conv elsewhere), 'lax' or 'im2col'; see models/conv.py.
+  conv_impl: 'auto', 'lax', 'im2col' or 'im2col_bf16'; see models/conv.py.
   """
 
   conv_impl: str = "auto"
@@ -45,7 +41,7 @@ class MnistCNN(nn.Module):
   def __call__(self, x: jax.Array, *, train: bool = False) -> jax.Array:
     x = nn.relu(Conv(32, padding="VALID", impl=self.conv_impl)(x))
     x = nn.relu(Conv(64, padding="VALID", impl=self.conv_impl)(x))
-    x = nn.Dropout(0.25, deterministic=not train)(_pool(x))
+    x = nn.Dropout(0.25, deterministic=not train)(max_pool_2x2(x))
     x = nn.relu(nn.Dense(128)(x.reshape(x.shape[0], -1)))
     x = nn.Dropout(0.5, deterministic=not train)(x)
     return nn.Dense(10)(x)
@@ -64,7 +60,7 @@ class CifarCNN(nn.Module):
     for features in (32, 64):
       x = nn.relu(Conv(features, padding="SAME", impl=self.conv_impl)(x))
       x = nn.relu(Conv(features, padding="VALID", impl=self.conv_impl)(x))
-      x = nn.Dropout(0.25, deterministic=not train)(_pool(x))
+      x = nn.Dropout(0.25, deterministic=not train)(max_pool_2x2(x))
     x = nn.relu(nn.Dense(512)(x.reshape(x.shape[0], -1)))
     x = nn.Dropout(0.5, deterministic=not train)(x)
     return nn.Dense(10)(x)

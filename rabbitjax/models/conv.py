@@ -4,27 +4,85 @@ Measured on the 2-core CPU (BUILD_NOTES.md, "convolution on CPU"): XLA:CPU's con
 forward + backward, runs 24x slower inside a `lax.scan` (where the engine runs every step) than
 outside one, and even outside a loop it is 3x slower than the im2col formulation here: the
 kernel-size-many shifted views of the input concatenated along channels, then one matmul.
-GPUs and TPUs keep `lax.conv_general_dilated`.
+
+Implementations:
+  'lax':         `lax.conv_general_dilated` (GPUs and TPUs).
+  'im2col':      shifted views + one float32 matmul; the same numbers as 'lax'.
+  'im2col_bf16': the same with the matmul's operands in bfloat16, accumulated and returned in
+                 float32 (what JAX's default precision does for float32 matmuls on TPU). On a CPU
+                 with AMX-BF16 the conv matmuls run 3-5x faster than in float32.
+  'auto':        'lax' on GPU/TPU; on CPU 'im2col_bf16' where the CPU has bfloat16 matrix units
+                 (AMX-BF16 or AVX512-BF16), else 'im2col'.
 """
+
+import functools
+import pathlib
 
 import jax
 import jax.numpy as jnp
 from flax import linen as nn
 
-IMPLEMENTATIONS = ("auto", "lax", "im2col")
+IMPLEMENTATIONS = ("auto", "lax", "im2col", "im2col_bf16")
+
+
+@functools.cache
+def cpu_has_bf16_matmul() -> bool:
+  """Whether this CPU advertises bfloat16 matrix instructions (Linux /proc/cpuinfo flags)."""
+  try:
+    flags = pathlib.Path("/proc/cpuinfo").read_text().split()
+  except OSError:
+    return False
+  return "amx_bf16" in flags or "avx512_bf16" in flags
 
 
 def resolve_impl(impl: str) -> str:
-  """'auto' is im2col on CPU and lax.conv on every other backend."""
+  """The implementation 'auto' stands for on this backend (others are returned unchanged)."""
   if impl not in IMPLEMENTATIONS:
     raise ValueError(f"conv impl {impl!r} is not known; choose one of {', '.join(IMPLEMENTATIONS)}")
-  if impl == "auto":
-    return "im2col" if jax.default_backend() == "cpu" else "lax"
-  return impl
+  if impl != "auto":
+    return impl
+  if jax.default_backend() != "cpu":
+    return "lax"
+  return "im2col_bf16" if cpu_has_bf16_matmul() else "im2col"
 
 
-def im2col_conv(inputs: jax.Array, kernel: jax.Array, padding: str) -> jax.Array:
-  """Stride-1 NHWC convolution as shifted views + one matmul (same numbers as lax.conv)."""
+@jax.custom_vjp
+def patch_matmul(patches: jax.Array, weights: jax.Array) -> jax.Array:
+  """patches (..., K) @ weights (K, N) in patches' dtype, accumulated and returned in float32.
+
+  The custom backward keeps all three matmuls in the one layout XLA:CPU's fast matmul library
+  takes (row-major operands, no transposed operand): left to itself, XLA folds the transposes
+  of the weight gradient into the dot, which then falls back to a 5x slower generic kernel.
+  """
+  return jnp.matmul(patches, weights.astype(patches.dtype), preferred_element_type=jnp.float32)
+
+
+def _patch_matmul_fwd(patches, weights):
+  return patch_matmul(patches, weights), (patches, weights)
+
+
+def _patch_matmul_bwd(residuals, output_grad):
+  patches, weights = residuals
+  output_grad = output_grad.astype(patches.dtype)
+  num_outputs, num_inputs = output_grad.shape[-1], patches.shape[-1]
+  # (B, ..., N) -> (N, B * ...) through a batched transpose, which XLA does not fold into the dot.
+  grad_t = jnp.swapaxes(output_grad.reshape(output_grad.shape[0], -1, num_outputs), 1, 2)
+  grad_t = grad_t.transpose(1, 0, 2).reshape(num_outputs, -1)
+  weights_grad_t = jnp.matmul(grad_t, patches.reshape(-1, num_inputs),
+                              preferred_element_type=jnp.float32)
+  # The barriers stop XLA rewriting transpose(dot) as a dot of transposed operands.
+  weights_grad = jax.lax.optimization_barrier(weights_grad_t).T
+  weights_t = jax.lax.optimization_barrier(weights.T.astype(patches.dtype))
+  patches_grad = jnp.matmul(output_grad, weights_t, preferred_element_type=jnp.float32)
+  return patches_grad.astype(patches.dtype), weights_grad.astype(weights.dtype)
+
+
+patch_matmul.defvjp(_patch_matmul_fwd, _patch_matmul_bwd)
+
+
+def im2col_conv(inputs: jax.Array, kernel: jax.Array, padding: str,
+                dtype=jnp.float32) -> jax.Array:
+  """Stride-1 NHWC convolution as shifted views + one matmul in `dtype` (float32 result)."""
   kernel_h, kernel_w, in_features, out_features = kernel.shape
   if padding == "SAME":
     pad_h, pad_w = kernel_h - 1, kernel_w - 1
@@ -32,9 +90,10 @@ def im2col_conv(inputs: jax.Array, kernel: jax.Array, padding: str) -> jax.Array
                               (pad_w // 2, pad_w - pad_w // 2), (0, 0)])
   out_h, out_w = inputs.shape[1] - kernel_h + 1, inputs.shape[2] - kernel_w + 1
   # Channel order (row, column, input feature) matches kernel.reshape(-1, out_features).
-  patches = jnp.concatenate([inputs[:, i:i + out_h, j:j + out_w, :]
+  # Each view is cast on its own: casting the input once before slicing measured 40% slower.
+  patches = jnp.concatenate([inputs[:, i:i + out_h, j:j + out_w, :].astype(dtype)
                              for i in range(kernel_h) for j in range(kernel_w)], axis=-1)
-  return patches @ kernel.reshape(kernel_h * kernel_w * in_features, out_features)
+  return patch_matmul(patches, kernel.reshape(kernel_h * kernel_w * in_features, out_features))
 
 
 class Conv(nn.Module):
@@ -50,9 +109,22 @@ class Conv(nn.Module):
     kernel = self.param("kernel", nn.initializers.lecun_normal(),
                         (*self.kernel_size, inputs.shape[-1], self.features))
     bias = self.param("bias", nn.initializers.zeros_init(), (self.features,))
-    if resolve_impl(self.impl) == "im2col":
-      outputs = im2col_conv(inputs, kernel, self.padding)
-    else:
+    impl = resolve_impl(self.impl)
+    if impl == "lax":
       outputs = jax.lax.conv_general_dilated(inputs, kernel, (1, 1), self.padding,
                                              dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    else:
+      dtype = jnp.bfloat16 if impl == "im2col_bf16" else jnp.float32
+      outputs = im2col_conv(inputs, kernel, self.padding, dtype)
     return outputs + bias
+
+
+def max_pool_2x2(inputs: jax.Array) -> jax.Array:
+  """2x2 max-pool, stride 2, VALID, NHWC, as a reshape and a max (nn.max_pool's numbers).
+
+  On XLA:CPU this is faster than `reduce_window` forwards, and its gradient is elementwise
+  rather than a select-and-scatter: 12-19% off a whole MNIST CNN training step.
+  """
+  batch, height, width, features = inputs.shape
+  cropped = inputs[:, :height // 2 * 2, :width // 2 * 2]
+  return cropped.reshape(batch, height // 2, 2, width // 2, 2, features).max(axis=(2, 4))
