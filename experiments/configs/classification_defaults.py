@@ -32,7 +32,7 @@ def classification_config(variants: dict, order: str, mode: str | None, quick: d
   # where it keeps a micro-batch's activations in cache; otherwise the whole batch).
   config.microbatch_size = 0
   # Seeds trained at a time (the rest wait their turn in the same program); 0: automatic (1 for
-  # the CNNs on CPU, 1.5x faster there than vmapping them; otherwise all seeds vmapped together).
+  # the CNNs on CPU, 1.4x faster there than vmapping them; otherwise all seeds vmapped together).
   config.seeds_at_once = 0
   config.hidden = ()
   config.outputs = 10

@@ -37,7 +37,7 @@ class Task:
     shuffle: reshuffle the training set every epoch (Keras' default).
     microbatch_size: if set, each step's gradient is accumulated over micro-batches of this
       many examples (it must divide batch_size): the same gradient as the whole batch, but
-      the activations of a micro-batch stay in cache. Measured 1.6x faster for the MNIST CNN
+      the activations of a micro-batch stay in cache. Measured 1.4x faster for the MNIST CNN
       step on the 2-core CPU (BUILD_NOTES.md, "MNIST CNN on CPU").
   """
 

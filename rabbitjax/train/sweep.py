@@ -81,7 +81,7 @@ def shard_seeds(tree, num_seeds: int):
 
 def _map_axis(fn, in_axes):
   """vmap over the leading axis of the args whose in_axes entry is 0; an axis of size 1 is not
-  vmapped but squeezed and restored: a vmapped single run ran the MNIST CNN step 15% slower
+  vmapped but squeezed and restored: a vmapped single run ran the MNIST CNN step 12-18% slower
   (batched matmuls of batch 1 in XLA:CPU)."""
   batched = jax.vmap(fn, in_axes=in_axes)
 
@@ -105,7 +105,7 @@ def over_runs(fn, seed_axes, point_axes, seeds_at_once: int | None = None):
 
   Both axes are vmapped. With `seeds_at_once`, the seed axis is walked by `lax.map` that many
   seeds at a time (still one program): for a compute-bound model whose activations must stay in
-  cache (the CNNs on CPU), seeds taking turns are 1.5x faster than vmapped (BUILD_NOTES.md).
+  cache (the CNNs on CPU), seeds taking turns are 1.4x faster than vmapped (BUILD_NOTES.md).
   `seed_axes` entries must be 0 or None.
   """
   over_points = _map_axis(fn, point_axes)
