@@ -144,6 +144,11 @@ def test_seeds_in_turn_equal_vmapped_seeds(seeds_at_once):
   chex.assert_trees_all_close(vmapped.history, in_turn.history, rtol=1e-5, atol=1e-6)
 
 
+def test_seeds_at_once_below_one_is_rejected_by_value():
+  with pytest.raises(ValueError, match="seeds_at_once=0"):
+    small_fit([0], seeds_at_once=0)
+
+
 def test_learning_rate_sweep_equals_runs_with_that_rate():
   """inject_hyperparams: each point trains with its own rate inside the one program."""
   sweep = make_sweep([0], {"noise": 0.2, "learning_rate": 0.1}, {"learning_rate": [0.01, 0.3]})

@@ -80,9 +80,9 @@ def shard_seeds(tree, num_seeds: int):
 
 
 def _map_axis(fn, in_axes):
-  """vmap over the leading axis of the args whose in_axes entry is 0; an axis of size 1 is not
-  vmapped but squeezed and restored: a vmapped single run ran the MNIST CNN step 12-18% slower
-  (batched matmuls of batch 1 in XLA:CPU)."""
+  """`jax.vmap(fn, in_axes)` with in_axes entries 0 or None, except that an axis of size 1 is
+  squeezed and restored rather than vmapped: a vmapped single run ran the MNIST CNN step 12-18%
+  slower (XLA:CPU's batched matmuls of batch 1)."""
   batched = jax.vmap(fn, in_axes=in_axes)
 
   def mapped(*args):
@@ -168,6 +168,8 @@ def fit(
   """
   if (data is None) == (make_data is None):
     raise ValueError("fit needs exactly one of `data` and `make_data`")
+  if seeds_at_once is not None and seeds_at_once < 1:
+    raise ValueError(f"seeds_at_once={seeds_at_once!r} must be None or an integer >= 1")
   start = time.perf_counter()
   run_keys = jax.vmap(jax.random.key)(jnp.asarray(sweep.seeds))
   data_keys, init_keys, shuffle_keys = jnp.moveaxis(
