@@ -163,7 +163,8 @@ def train_step(task: Task, state: TrainState, batch: Dataset, weights, dropout_k
         accumulate, zeros, (jnp.arange(num_micro), jax.tree.map(split, batch), split(weights)))
     values = jax.tree.map(lambda value: value.reshape(-1, *value.shape[2:]), values)
   # Dividing by the batch's total weight after summing keeps micro-batching exact.
-  grads = jax.tree.map(lambda grad: grad / jnp.sum(weights), grads)
+  total_weight = jnp.sum(weights)
+  grads = jax.tree.map(lambda grad: grad / total_weight, grads)
   return state.apply_gradients(grads=grads), _weighted_sums(values, weights)
 
 
