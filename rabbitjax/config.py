@@ -55,7 +55,7 @@ _RULES = {
     "max_examples": (_non_negative_int, "an integer >= 0 (0: all)"),
     "learning_rate": (_positive, "a finite number > 0"),
     "noise": (_non_negative, "a finite number >= 0"),
-    "eval_batch_size": (_positive_int, "an integer >= 1"),
+    "eval_batch_size": (_non_negative_int, "an integer >= 0 (0: automatic)"),
     "microbatch_size": (_non_negative_int, "an integer >= 0 (0: automatic)"),
     "seeds_at_once": (_non_negative_int, "an integer >= 0 (0: automatic)"),
     "units": (_positive_int, "an integer >= 1"),

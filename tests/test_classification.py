@@ -74,6 +74,15 @@ def test_max_pool_equals_flax_max_pool_in_values_and_gradients(shape):
   chex.assert_trees_all_close(jax.grad(loss(max_pool_2x2))(inputs), jax.grad(loss(flax_pool))(inputs))
 
 
+def test_bf16_default_needs_amx_tiles(tmp_path):
+  avx512_only, amx = tmp_path / "avx512_only", tmp_path / "amx"
+  avx512_only.write_text("flags\t\t: fpu avx512f avx512_bf16\n")
+  amx.write_text("flags\t\t: fpu avx512f avx512_bf16 amx_tile amx_bf16\n")
+  assert not cpu_has_bf16_matmul(str(avx512_only))  # measured slower than float32 without AMX
+  assert cpu_has_bf16_matmul(str(amx))
+  assert not cpu_has_bf16_matmul(str(tmp_path / "missing"))
+
+
 def test_conv_impl_default_per_backend():
   on_cpu = "im2col_bf16" if cpu_has_bf16_matmul() else "im2col"
   assert resolve_impl("auto") == (on_cpu if jax.default_backend() == "cpu" else "lax")
@@ -112,6 +121,15 @@ def test_cnns_use_micro_batches_of_16_on_cpu_by_default():
     config.microbatch_size = 8
     assert classification.resolve_microbatch_size(config) == 8
   assert classification.resolve_microbatch_size(mnist_dropout_mlp.get_config()) is None
+
+
+def test_cnns_evaluate_in_batches_of_16_on_cpu_by_default():
+  on_cpu = jax.default_backend() == "cpu"
+  for config in (mnist_cnn.get_config(), cifar10_cnn.get_config()):
+    assert classification.make_task(config).eval_batch_size == (16 if on_cpu else 1000)
+    config.eval_batch_size = 250
+    assert classification.make_task(config).eval_batch_size == 250
+  assert classification.make_task(mnist_dropout_mlp.get_config()).eval_batch_size == 1000
 
 
 def test_one_hot_and_integer_labels_give_the_same_numbers(mock_tfds):

@@ -176,3 +176,8 @@ def test_regression_recovers_the_line_and_error_rises_with_noise():
   test_mse = result.history["val_loss"][-1].mean(0)
   assert np.all(np.diff(test_mse) > 0), test_mse
   assert np.all(np.diff(fitted["coefficient_error"].mean(0)) > 0)
+
+
+def test_eval_batch_size_must_be_positive():
+  with pytest.raises(ValueError, match="eval_batch_size=0"):
+    Task(**{**line_task(batch_size=8).__dict__, "eval_batch_size": 0})

@@ -42,7 +42,9 @@ def classification_config(variants: dict, order: str, mode: str | None, quick: d
   config.optimizer = "adam"
   config.learning_rate = 0.001
   config.batch_size = 128
-  config.eval_batch_size = 1000
+  # Evaluation batch; 0: automatic (16 for the CNNs on CPU, where the test pass then stays in
+  # cache: CIFAR-10's 2.5x faster than in batches of 1000; otherwise 1000).
+  config.eval_batch_size = 0
   config.num_epochs = 10
   config.seed = 0
   config.num_seeds = 8

@@ -32,7 +32,7 @@ def build(config: ml_collections.ConfigDict, data_dir: str | None = None) -> Exe
       loss=mean_squared_error,
       optimizer=make_optimizer(config.optimizer, config.learning_rate),
       batch_size=config.batch_size,
-      eval_batch_size=config.eval_batch_size,
+      eval_batch_size=config.eval_batch_size or 1024,  # 0: automatic
       metrics={"bit_accuracy": bit_accuracy, "sequence_accuracy": sequence_accuracy},
   )
   return Exercise(task=task, make_data=make_data)

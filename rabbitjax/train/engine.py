@@ -51,6 +51,8 @@ class Task:
   microbatch_size: int | None = None
 
   def __post_init__(self):
+    if self.eval_batch_size < 1:
+      raise ValueError(f"eval_batch_size={self.eval_batch_size!r} must be >= 1")
     if self.microbatch_size is not None and (
         self.microbatch_size < 1 or self.batch_size % self.microbatch_size):
       raise ValueError(f"microbatch_size={self.microbatch_size!r} must be >= 1 and divide "
