@@ -15,7 +15,7 @@ from rabbitjax.experiment import make_run_sweep
 from rabbitjax.models import MLP, CifarCNN, MnistCNN, parameter_count
 from flax import linen as nn
 
-from rabbitjax.models.conv import cpu_has_bf16_matmul, im2col_conv, max_pool_2x2, resolve_impl
+from rabbitjax.models.conv import cpu_has_amx_bf16, im2col_conv, max_pool_2x2, resolve_impl
 from rabbitjax.train import evaluate, fit, make_sweep
 
 
@@ -78,13 +78,13 @@ def test_bf16_default_needs_amx_tiles(tmp_path):
   avx512_only, amx = tmp_path / "avx512_only", tmp_path / "amx"
   avx512_only.write_text("flags\t\t: fpu avx512f avx512_bf16\n")
   amx.write_text("flags\t\t: fpu avx512f avx512_bf16 amx_tile amx_bf16\n")
-  assert not cpu_has_bf16_matmul(str(avx512_only))  # measured slower than float32 without AMX
-  assert cpu_has_bf16_matmul(str(amx))
-  assert not cpu_has_bf16_matmul(str(tmp_path / "missing"))
+  assert not cpu_has_amx_bf16(str(avx512_only))  # measured slower than float32 without AMX
+  assert cpu_has_amx_bf16(str(amx))
+  assert not cpu_has_amx_bf16(str(tmp_path / "missing"))
 
 
 def test_conv_impl_default_per_backend():
-  on_cpu = "im2col_bf16" if cpu_has_bf16_matmul() else "im2col"
+  on_cpu = "im2col_bf16" if cpu_has_amx_bf16() else "im2col"
   assert resolve_impl("auto") == (on_cpu if jax.default_backend() == "cpu" else "lax")
   assert resolve_impl("lax") == "lax"
   with pytest.raises(ValueError, match="'winograd'"):

@@ -27,7 +27,7 @@ IMPLEMENTATIONS = ("auto", "lax", "im2col", "im2col_bf16")
 
 
 @functools.cache
-def cpu_has_bf16_matmul(cpuinfo: str = "/proc/cpuinfo") -> bool:
+def cpu_has_amx_bf16(cpuinfo: str = "/proc/cpuinfo") -> bool:
   """Whether this CPU has AMX-BF16 matrix tiles (the flags of Linux's `cpuinfo` file).
 
   AVX512-BF16 alone does not count: XLA:CPU's bfloat16 matmuls ran slower there than float32.
@@ -47,7 +47,7 @@ def resolve_impl(impl: str) -> str:
     return impl
   if jax.default_backend() != "cpu":
     return "lax"
-  return "im2col_bf16" if cpu_has_bf16_matmul() else "im2col"
+  return "im2col_bf16" if cpu_has_amx_bf16() else "im2col"
 
 
 @jax.custom_vjp
