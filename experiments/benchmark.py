@@ -48,6 +48,8 @@ flags.DEFINE_enum("suite", "regression", ["regression", "rnn", "rl", "classifica
                   "Which benchmark suite.")
 flags.DEFINE_integer("repeats", 5, "Timed repetitions per case (medians are reported).")
 flags.DEFINE_string("out", None, "Optional JSON file for the figures.")
+flags.DEFINE_list("cases", None, "Only the suite's cases whose name contains one of these "
+                  "(case-insensitive), e.g. --cases=cnn to time the CNNs alone.")
 
 
 @dataclasses.dataclass
@@ -190,6 +192,17 @@ def _prepare(case: Case):
   return spec, variant, make_run_sweep(config, spec.sweepable)
 
 
+def selected_cases(cases: list[Case], patterns: list[str] | None) -> list[Case]:
+  """The cases whose name contains one of `patterns` (all of them when None)."""
+  if not patterns:
+    return cases
+  chosen = [case for case in cases if any(p.lower() in case.name.lower() for p in patterns)]
+  if not chosen:
+    raise app.UsageError(f"--cases={','.join(patterns)} matches none of: "
+                         f"{', '.join(case.name for case in cases)}")
+  return chosen
+
+
 def time_cases(cases: list[Case], repeats: int) -> list[dict]:
   """Setup, compile and training seconds of `repeats` fresh fits of each case's first variant.
 
@@ -245,7 +258,7 @@ def main(argv):
       with open(FLAGS.out, "w") as f:
         json.dump({"machine": machine(), "suite": "rl", "rows": rows}, f, indent=1)
     return
-  rows = time_cases(SUITES[FLAGS.suite](), FLAGS.repeats)
+  rows = time_cases(selected_cases(SUITES[FLAGS.suite](), FLAGS.cases), FLAGS.repeats)
   print(f"machine: {machine()}")
   if FLAGS.suite in ("classification", "cnn_step"):
     print_against_keras(rows)

@@ -63,6 +63,9 @@ def test_bf16_im2col_conv_is_lax_conv_to_bfloat16_precision():
   chex.assert_trees_all_equal_dtypes(grads, (inputs, kernel))
   chex.assert_trees_all_close(grads, jax.grad(loss(lax_conv), (0, 1))(inputs, kernel),
                               rtol=0.05, atol=0.2)
+  # Each gradient takes its own argument's dtype, whatever the other's.
+  mixed_grads = jax.grad(loss(bf16), (0, 1))(inputs.astype(jnp.bfloat16), kernel)
+  chex.assert_trees_all_equal_dtypes(mixed_grads, (inputs.astype(jnp.bfloat16), kernel))
 
 
 @pytest.mark.parametrize("shape", [(2, 6, 6, 3), (2, 7, 5, 3)])

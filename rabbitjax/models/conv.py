@@ -10,8 +10,8 @@ Implementations:
   'im2col':      shifted views + one float32 matmul; the same numbers as 'lax'.
   'im2col_bf16': the same with the matmul's operands in bfloat16, accumulated and returned in
                  float32 (what JAX's default precision does for float32 matmuls on TPU). On a CPU
-                 with AMX-BF16 the conv matmuls run 3-5x faster than in float32; on one with
-                 AVX512-BF16 but no AMX, 1.6x slower (whole CIFAR-10 CNN step).
+                 with AMX-BF16 the conv matmuls run 2-5x faster than in float32 and the whole
+                 CIFAR-10 CNN step ~1.5x; on one with AVX512-BF16 but no AMX, 1.6x slower.
   'auto':        'lax' on GPU/TPU; on CPU 'im2col_bf16' where the CPU has AMX-BF16 tile units,
                  else 'im2col'.
 """
@@ -50,54 +50,75 @@ def resolve_impl(impl: str) -> str:
   return "im2col_bf16" if cpu_has_amx_bf16() else "im2col"
 
 
-@jax.custom_vjp
-def patch_matmul(patches: jax.Array, weights: jax.Array) -> jax.Array:
-  """patches (..., K) @ weights (K, N) in patches' dtype, accumulated and returned in float32.
+def _shifted_views(inputs: jax.Array, kernel_h: int, kernel_w: int, dtype) -> jax.Array:
+  """The (B, H', W', kernel_h * kernel_w * C) patches of a VALID conv, in `dtype`.
 
-  The custom backward keeps all three matmuls in the one layout XLA:CPU's fast matmul library
-  takes (row-major operands, no transposed operand): left to itself, XLA folds the transposes
-  of the weight gradient into the dot, which then falls back to a 4-7x slower generic kernel.
+  Channel order (row, column, input feature) matches kernel.reshape(-1, out_features). Each
+  view is cast on its own: casting the input once before slicing measured 40% slower.
   """
-  return jnp.matmul(patches, weights.astype(patches.dtype), preferred_element_type=jnp.float32)
+  out_h, out_w = inputs.shape[1] - kernel_h + 1, inputs.shape[2] - kernel_w + 1
+  return jnp.concatenate([inputs[:, i:i + out_h, j:j + out_w, :].astype(dtype)
+                          for i in range(kernel_h) for j in range(kernel_w)], axis=-1)
 
 
-def _patch_matmul_fwd(patches, weights):
-  return patch_matmul(patches, weights), (patches, weights)
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
+def _valid_conv(inputs: jax.Array, kernel: jax.Array, dtype) -> jax.Array:
+  """Stride-1 VALID NHWC conv: patches @ kernel in `dtype`, accumulated and returned in float32.
+
+  The custom backward (a) keeps all three matmuls in the one layout XLA:CPU's fast matmul
+  library takes (row-major operands, no transposed operand): left to itself, XLA folds the
+  transposes of the weight gradient into the dot, which then falls back to a 4-7x slower generic
+  kernel; and (b) sums the patches' gradient back onto the input (col2im) in float32: rounded to
+  bfloat16 first, as autodiff through a bfloat16 cast does, that sum ran 10x slower.
+  """
+  return _valid_conv_fwd(inputs, kernel, dtype)[0]
 
 
-def _patch_matmul_bwd(residuals, output_grad):
-  patches, weights = residuals
-  output_grad = output_grad.astype(patches.dtype)
-  num_outputs, num_inputs = output_grad.shape[-1], patches.shape[-1]
-  # (B, ..., N) -> (N, B * ...) through a batched transpose, which XLA does not fold into the dot.
-  grad_t = jnp.swapaxes(output_grad.reshape(output_grad.shape[0], -1, num_outputs), 1, 2)
-  grad_t = grad_t.transpose(1, 0, 2).reshape(num_outputs, -1)
-  weights_grad_t = jnp.matmul(grad_t, patches.reshape(-1, num_inputs),
-                              preferred_element_type=jnp.float32)
+def _valid_conv_fwd(inputs, kernel, dtype):
+  kernel_h, kernel_w, _, out_features = kernel.shape
+  patches = _shifted_views(inputs, kernel_h, kernel_w, dtype)
+  outputs = jnp.matmul(patches, kernel.reshape(-1, out_features).astype(dtype),
+                       preferred_element_type=jnp.float32)
+  # The empty array carries the inputs' dtype to the backward pass (their gradient's dtype).
+  return outputs, (patches, kernel, jnp.zeros((0,), inputs.dtype))
+
+
+def _valid_conv_bwd(dtype, residuals, output_grad):
+  patches, kernel, inputs_dtype = residuals
+  kernel_h, kernel_w, in_features, out_features = kernel.shape
+  batch, out_h, out_w, num_inputs = patches.shape
+  output_grad = output_grad.astype(dtype)
+  # (B, H', W', N) -> (N, B * H' * W') through a batched transpose, which XLA does not fold
+  # into the dot.
+  grad_t = jnp.swapaxes(output_grad.reshape(batch, -1, out_features), 1, 2)
+  grad_t = grad_t.transpose(1, 0, 2).reshape(out_features, -1)
+  kernel_grad_t = jnp.matmul(grad_t, patches.reshape(-1, num_inputs),
+                             preferred_element_type=jnp.float32)
   # The barriers stop XLA rewriting transpose(dot) as a dot of transposed operands.
-  weights_grad = jax.lax.optimization_barrier(weights_grad_t).T
-  weights_t = jax.lax.optimization_barrier(weights.T.astype(patches.dtype))
+  kernel_grad = jax.lax.optimization_barrier(kernel_grad_t).T.reshape(kernel.shape)
+  weights_t = jax.lax.optimization_barrier(kernel.reshape(-1, out_features).T.astype(dtype))
   patches_grad = jnp.matmul(output_grad, weights_t, preferred_element_type=jnp.float32)
-  return patches_grad.astype(patches.dtype), weights_grad.astype(weights.dtype)
+  # col2im: each kernel offset's slice of the patches' gradient, added back where it was read.
+  patches_grad = patches_grad.reshape(batch, out_h, out_w, kernel_h * kernel_w, in_features)
+  inputs_grad = sum(
+      jnp.pad(patches_grad[:, :, :, i * kernel_w + j],
+              [(0, 0), (i, kernel_h - 1 - i), (j, kernel_w - 1 - j), (0, 0)])
+      for i in range(kernel_h) for j in range(kernel_w))
+  return inputs_grad.astype(inputs_dtype.dtype), kernel_grad.astype(kernel.dtype)
 
 
-patch_matmul.defvjp(_patch_matmul_fwd, _patch_matmul_bwd)
+_valid_conv.defvjp(_valid_conv_fwd, _valid_conv_bwd)
 
 
 def im2col_conv(inputs: jax.Array, kernel: jax.Array, padding: str,
                 dtype=jnp.float32) -> jax.Array:
   """Stride-1 NHWC convolution as shifted views + one matmul in `dtype` (float32 result)."""
-  kernel_h, kernel_w, in_features, out_features = kernel.shape
+  kernel_h, kernel_w = kernel.shape[:2]
   if padding == "SAME":
     pad_h, pad_w = kernel_h - 1, kernel_w - 1
     inputs = jnp.pad(inputs, [(0, 0), (pad_h // 2, pad_h - pad_h // 2),
                               (pad_w // 2, pad_w - pad_w // 2), (0, 0)])
-  out_h, out_w = inputs.shape[1] - kernel_h + 1, inputs.shape[2] - kernel_w + 1
-  # Channel order (row, column, input feature) matches kernel.reshape(-1, out_features).
-  # Each view is cast on its own: casting the input once before slicing measured 40% slower.
-  patches = jnp.concatenate([inputs[:, i:i + out_h, j:j + out_w, :].astype(dtype)
-                             for i in range(kernel_h) for j in range(kernel_w)], axis=-1)
-  return patch_matmul(patches, kernel.reshape(kernel_h * kernel_w * in_features, out_features))
+  return _valid_conv(inputs, kernel, dtype)
 
 
 class Conv(nn.Module):
