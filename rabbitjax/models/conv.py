@@ -57,8 +57,15 @@ def _shifted_views(inputs: jax.Array, kernel_h: int, kernel_w: int, dtype) -> ja
   view is cast on its own: casting the input once before slicing measured 40% slower.
   """
   out_h, out_w = inputs.shape[1] - kernel_h + 1, inputs.shape[2] - kernel_w + 1
-  return jnp.concatenate([inputs[:, i:i + out_h, j:j + out_w, :].astype(dtype)
-                          for i in range(kernel_h) for j in range(kernel_w)], axis=-1)
+  views = [inputs[:, i:i + out_h, j:j + out_w, :].astype(dtype)
+           for i in range(kernel_h) for j in range(kernel_w)]
+  if dtype == jnp.float32:
+    return jnp.concatenate(views, axis=-1)
+  # Concatenated as they are, XLA moves the cast after the concatenate and writes the patches in
+  # float32 first; as same-width integers it cannot (CIFAR-10 step 26 -> 22 ms, evaluation -30%).
+  bits = jnp.uint16 if jnp.dtype(dtype).itemsize == 2 else jnp.uint32
+  views = [jax.lax.bitcast_convert_type(view, bits) for view in views]
+  return jax.lax.bitcast_convert_type(jnp.concatenate(views, axis=-1), dtype)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
