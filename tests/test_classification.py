@@ -15,7 +15,8 @@ from rabbitjax.experiment import make_run_sweep
 from rabbitjax.models import MLP, CifarCNN, MnistCNN, parameter_count
 from flax import linen as nn
 
-from rabbitjax.models.conv import cpu_has_amx_bf16, im2col_conv, max_pool_2x2, resolve_impl
+from rabbitjax.models.conv import (_shifted_views, cpu_has_amx_bf16, im2col_conv, max_pool_2x2,
+                                   resolve_impl)
 from rabbitjax.train import evaluate, fit, make_sweep
 
 
@@ -66,6 +67,14 @@ def test_bf16_im2col_conv_is_lax_conv_to_bfloat16_precision():
   # Each gradient takes its own argument's dtype, whatever the other's.
   mixed_grads = jax.grad(loss(bf16), (0, 1))(inputs.astype(jnp.bfloat16), kernel)
   chex.assert_trees_all_equal_dtypes(mixed_grads, (inputs.astype(jnp.bfloat16), kernel))
+
+
+def test_bf16_patches_are_the_float32_patches_rounded():
+  # The bf16 patches are concatenated as uint16 bit patterns (a speed measure): same values.
+  inputs = jax.random.normal(jax.random.key(0), (2, 7, 6, 3))
+  patches = _shifted_views(inputs, 3, 2, jnp.bfloat16)
+  chex.assert_type(patches, jnp.bfloat16)
+  chex.assert_trees_all_equal(patches, _shifted_views(inputs, 3, 2, jnp.float32).astype(jnp.bfloat16))
 
 
 @pytest.mark.parametrize("shape", [(2, 6, 6, 3), (2, 7, 5, 3)])
