@@ -36,12 +36,9 @@ from experiments.configs import (
     reinforce,
     rnn_binary_addition,
 )
+from rabbitjax.config import variant_config, variant_names
 from rabbitjax.data import Dataset
-from rabbitjax.exercises import EXERCISES
-from rabbitjax.exercises.classification import make_task, resolve_seeds_at_once
-from rabbitjax.config import validate_config, variant_config, variant_names
-from rabbitjax.experiment import make_run_sweep
-from rabbitjax.train import fit
+from rabbitjax.exercises import exercise_for
 
 FLAGS = flags.FLAGS
 flags.DEFINE_enum("suite", "regression", ["regression", "rnn", "rl", "classification", "cnn_step"],
@@ -54,7 +51,7 @@ flags.DEFINE_list("cases", None, "Only the suite's cases whose name contains one
 
 @dataclasses.dataclass
 class Case:
-  """One timed configuration: its name and a config factory."""
+  """One timed configuration of a suite: its name and a config factory."""
 
   name: str
   make_config: Callable
@@ -152,44 +149,50 @@ def random_images(key: jax.Array, shape: tuple, train_size: int, test_size: int)
   return split(train_key, train_size), split(test_key, test_size)
 
 
-def _build(case: Case, spec, variant):
-  """(task, data, make_data, seeds_at_once) of a case."""
+def _trainer(case: Case, exercise, variant):
+  """The launcher's trainer for the case, on random images of the given shape if it says so."""
   if case.random_data is not None:
-    return (make_task(variant), random_images(jax.random.key(0), *case.random_data), None,
-            resolve_seeds_at_once(variant))
-  exercise = spec.build(variant, None)
-  return exercise.task, exercise.data, exercise.make_data, exercise.seeds_at_once
+    return exercise.make_trainer(variant, random_images(jax.random.key(0), *case.random_data))
+  return exercise.build(variant)
+
+
+def _train(config):
+  """The first variant of `config` trained as the launcher would; (variant, result)."""
+  exercise = exercise_for(config)
+  variant = variant_config(config, variant_names(config)[0])
+  return variant, exercise.build(variant).train(exercise.sweep(variant))
 
 
 def rl_benchmark(repeats: int) -> list[dict]:
   """Env steps per second of 1,024 vmapped tabular Q-learners; 16 REINFORCE seeds end to end."""
   rows = []
-  config = variant_config(q_learning.get_config(), "slippery_decaying")
-  config.update(num_seeds=1024, sweep={}, total_steps=100_000, num_logs=10)
+  config = q_learning.get_config()
+  config.update(variant="slippery_decaying", num_seeds=1024, sweep={}, total_steps=100_000,
+                num_logs=10)
   for _ in range(repeats):
-    spec = EXERCISES["q_learning"]
-    result = spec.build(config, None).train(make_run_sweep(config, spec.sweepable))
-    steps = config.num_seeds * config.total_steps
+    variant, result = _train(config)
+    steps = variant.num_seeds * variant.total_steps
     rows.append({"case": "tabular Q-learning, 1024 agents x 100k steps", "compile_s":
-                 result.compile_seconds, "train_s": result.train_seconds,
-                 "steps_per_s": steps / result.train_seconds})
-  config = variant_config(reinforce.get_config(), "baseline")
+                 result.seconds["compile"], "train_s": result.seconds["train"],
+                 "steps_per_s": steps / result.seconds["train"]})
+  config = reinforce.get_config()
+  config.variant = "baseline"
   for _ in range(repeats):
     start = time.perf_counter()
-    spec = EXERCISES["reinforce"]
-    result = spec.build(config, None).train(make_run_sweep(config, spec.sweepable))
-    episodes = config.num_seeds * config.num_updates * config.episodes_per_update
-    rows.append({"case": f"REINFORCE CartPole, {config.num_seeds} seeds x {episodes // 16} "
-                 "episodes", "compile_s": result.compile_seconds, "train_s": result.train_seconds,
+    variant, result = _train(config)
+    episodes = variant.num_seeds * variant.num_updates * variant.episodes_per_update
+    rows.append({"case": f"REINFORCE CartPole, {variant.num_seeds} seeds x {episodes // 16} "
+                 "episodes", "compile_s": result.seconds["compile"],
+                 "train_s": result.seconds["train"],
                  "wall_s_with_compile": time.perf_counter() - start})
   return rows
 
 
 def _prepare(case: Case):
   config = case.make_config()
-  spec = validate_config(config)
+  exercise = exercise_for(config)
   variant = variant_config(config, variant_names(config)[0])
-  return spec, variant, make_run_sweep(config, spec.sweepable)
+  return exercise, variant, exercise.sweep(variant)
 
 
 def selected_cases(cases: list[Case], patterns: list[str] | None) -> list[Case]:
@@ -213,18 +216,16 @@ def time_cases(cases: list[Case], repeats: int) -> list[dict]:
   timings = [{"setup": [], "compile": [], "train": []} for _ in cases]
   steps_per_epoch = [0] * len(cases)
   for _ in range(repeats):
-    for index, (case, (spec, variant, sweep)) in enumerate(zip(cases, prepared)):
-      task, data, make_data, seeds_at_once = _build(case, spec, variant)
-      result = fit(task, sweep, variant.num_epochs, data=data, make_data=make_data,
-                   seeds_at_once=seeds_at_once)
-      # Per-run data (make_data) leads with (seed, point) axes.
-      train_size = result.train_data.targets.shape[2 if make_data else 0]
-      steps_per_epoch[index] = -(-train_size // task.batch_size)
-      timings[index]["setup"].append(result.setup_seconds)
-      timings[index]["compile"].append(result.compile_seconds)
-      timings[index]["train"].append(result.train_seconds)
-      print(f"{case.name}: compile {result.compile_seconds:.2f} s, "
-            f"train {result.train_seconds:.3f} s", flush=True)
+    for index, (case, (exercise, variant, sweep)) in enumerate(zip(cases, prepared)):
+      result = _trainer(case, exercise, variant).train(sweep)
+      # Per-run data (drawn per run) leads with (seed, point) axes.
+      targets = result.train_data.targets
+      per_run = targets.shape[:2] == (len(sweep.seeds), sweep.num_points) and targets.ndim > 2
+      steps_per_epoch[index] = -(-targets.shape[2 if per_run else 0] // variant.batch_size)
+      for part in ("setup", "compile", "train"):
+        timings[index][part].append(result.seconds[part])
+      print(f"{case.name}: compile {result.seconds['compile']:.2f} s, "
+            f"train {result.seconds['train']:.3f} s", flush=True)
   rows = []
   for case, (_, variant, sweep), case_timings, steps in zip(cases, prepared, timings,
                                                           steps_per_epoch):

@@ -1,88 +1,119 @@
-"""Checking experiment configs up front, so bad values fail in one line, not deep inside JAX."""
+"""Config checking: what every config shares, and the rules each exercise's schema is made of.
 
+Every field of a config is checked once, before any work, by its rule: the fields every config
+has (`COMMON_FIELDS`) here, the others by the schema of the exercise the config names. A field
+no rule knows is an error, as is a bad value anywhere (top level, a variant's overrides, a swept
+value); each error is one line naming the field and the value.
+"""
+
+import dataclasses
 import math
 from numbers import Integral, Real
+from typing import Any, Callable, Mapping
 
 import ml_collections
-
-from rabbitjax.exercises import EXERCISES, ExerciseSpec
-from rabbitjax.exercises.classification import DATASETS, LOSSES, MODELS
-from rabbitjax.models.conv import IMPLEMENTATIONS
-from rabbitjax.models.rnn import ACTIVATIONS
-from rabbitjax.train import OPTIMIZERS
 
 
 class ConfigError(ValueError):
   """A config value the experiment cannot run with; the message names the field and the value."""
 
 
-def _positive_int(value) -> bool:
-  return isinstance(value, Integral) and not isinstance(value, bool) and value >= 1
+@dataclasses.dataclass(frozen=True)
+class Rule:
+  """A test on one field's value, and what a valid value is (for the error message)."""
+
+  test: Callable[[Any], bool]
+  wanted: str
 
 
-def _non_negative_int(value) -> bool:
-  return isinstance(value, Integral) and not isinstance(value, bool) and value >= 0
+def _is_int(value) -> bool:
+  return isinstance(value, Integral) and not isinstance(value, bool)
 
 
-def _positive(value) -> bool:
-  return isinstance(value, Real) and math.isfinite(value) and value > 0
+def _is_number(value) -> bool:
+  return isinstance(value, Real) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _non_negative(value) -> bool:
-  return isinstance(value, Real) and math.isfinite(value) and value >= 0
+def integer(minimum: int = 1, note: str = "") -> Rule:
+  """An integer >= minimum; `note` explains a special value, e.g. '0: automatic'."""
+  return Rule(lambda v: _is_int(v) and v >= minimum,
+              f"an integer >= {minimum}" + (f" ({note})" if note else ""))
 
 
-def _probability_below_one(value) -> bool:
-  return isinstance(value, Real) and 0 <= value < 1
+def number(minimum: float = 0.0, *, strictly: bool = False, maximum: float | None = None,
+           what: str = "a finite number") -> Rule:
+  """A finite number >= minimum (> with `strictly`), and <= maximum when given."""
+  above = (lambda v: v > minimum) if strictly else (lambda v: v >= minimum)
+  below = (lambda v: True) if maximum is None else (lambda v: v <= maximum)
+  bounds = f"{'>' if strictly else '>='} {minimum:g}" + (
+      "" if maximum is None else f" and <= {maximum:g}")
+  return Rule(lambda v: _is_number(v) and above(v) and below(v), f"{what} {bounds}")
 
 
-def _probability(value) -> bool:
-  return isinstance(value, Real) and 0 <= value <= 1
+def one_of(choices) -> Rule:
+  choices = tuple(choices)
+  return Rule(lambda v: isinstance(v, str) and v in choices, f"one of {', '.join(choices)}")
 
 
-def _activation(value) -> bool:
-  return value in ACTIVATIONS
+def integers(minimum: int = 1) -> Rule:
+  """A tuple (possibly empty) of integers >= minimum, e.g. hidden layer widths."""
+  return Rule(lambda v: isinstance(v, (tuple, list)) and all(_is_int(x) and x >= minimum
+                                                             for x in v),
+              f"a tuple of integers >= {minimum}")
 
 
-# Field name -> (test, what a valid value is). Applied wherever the name appears: top level,
-# inside a variant's overrides and to every swept value.
-_RULES = {
-    "num_seeds": (_positive_int, "an integer >= 1"),
-    "num_epochs": (_positive_int, "an integer >= 1"),
-    "batch_size": (_positive_int, "an integer >= 1"),
-    "num_train": (_positive_int, "an integer >= 1"),
-    "num_test": (_positive_int, "an integer >= 1"),
-    "max_examples": (_non_negative_int, "an integer >= 0 (0: all)"),
-    "learning_rate": (_positive, "a finite number > 0"),
-    "noise": (_non_negative, "a finite number >= 0"),
-    "eval_batch_size": (_non_negative_int, "an integer >= 0 (0: automatic)"),
-    "microbatch_size": (_non_negative_int, "an integer >= 0 (0: automatic)"),
-    "seeds_at_once": (_non_negative_int, "an integer >= 0 (0: automatic)"),
-    "units": (_positive_int, "an integer >= 1"),
-    "dropout": (_probability_below_one, "a rate in [0, 1)"),
-    "recurrent_dropout": (_probability_below_one, "a rate in [0, 1)"),
-    "activation": (_activation, f"one of {', '.join(ACTIVATIONS)}"),
-    "epsilon": (_probability, "a probability in [0, 1]"),
-    "epsilon_decay_fraction": (_probability, "a fraction in [0, 1]"),
-    "gamma": (_probability, "a discount in [0, 1]"),
-    "total_steps": (_positive_int, "an integer >= 1"),
-    "num_logs": (_positive_int, "an integer >= 1"),
-    "num_envs": (_positive_int, "an integer >= 1"),
-    "num_updates": (_positive_int, "an integer >= 1"),
-    "episodes_per_update": (_positive_int, "an integer >= 1"),
-    "target_period": (_positive_int, "an integer >= 1"),
-    "dataset": (lambda value: value in DATASETS, f"one of {', '.join(DATASETS)}"),
-    "model": (lambda value: value in MODELS, f"one of {', '.join(MODELS)}"),
-    "loss": (lambda value: value in LOSSES, f"one of {', '.join(LOSSES)}"),
-    "conv_impl": (lambda value: value in IMPLEMENTATIONS, f"one of {', '.join(IMPLEMENTATIONS)}"),
+def numbers(length: int | None = None, min_length: int = 1) -> Rule:
+  """A tuple of finite numbers, of `length` or at least `min_length` entries."""
+  def test(v):
+    size_ok = len(v) == length if length is not None else len(v) >= min_length
+    return isinstance(v, (tuple, list)) and size_ok and all(_is_number(x) for x in v)
+  size = f"{length}" if length is not None else f"at least {min_length}"
+  return Rule(test, f"a tuple of {size} finite numbers")
+
+
+BOOLEAN = Rule(lambda v: isinstance(v, bool), "True or False")
+TEXT = Rule(lambda v: isinstance(v, str), "a string")
+COUNT = integer(1)
+AUTOMATIC_OR_COUNT = integer(0, "0: automatic")
+POSITIVE = number(0.0, strictly=True)
+NON_NEGATIVE = number(0.0)
+PROBABILITY = number(0.0, maximum=1.0, what="a probability")
+DROPOUT_RATE = Rule(lambda v: _is_number(v) and 0 <= v < 1, "a rate in [0, 1)")
+_MAPPING = Rule(lambda v: hasattr(v, "items"), "a dict")
+
+# The fields every config has, whatever its exercise.
+COMMON_FIELDS: dict[str, Rule] = {
+    "exercise": TEXT,
+    "label": TEXT,
+    "variant": TEXT,
+    "variants": _MAPPING,
+    "sweep": _MAPPING,
+    "seed": integer(0),
+    "num_seeds": COUNT,
+    "reference": Rule(lambda v: hasattr(v, "items") and all(_is_number(x) for x in v.values()),
+                      "a dict of metric name -> number"),
 }
 
 
-def _check_value(path: str, name: str, value) -> None:
-  if name in _RULES:
-    test, wanted = _RULES[name]
-    if not test(value):
-      raise ConfigError(f"{path}={value!r} is invalid: must be {wanted}")
+@dataclasses.dataclass(frozen=True)
+class Schema:
+  """An exercise's own config fields, which of them may be swept, and checks across fields.
+
+  Attributes:
+    fields: field name -> rule, for every field beyond COMMON_FIELDS.
+    sweepable: the fields `config.sweep` may vary (the vmapped axis of points).
+    check: resolved variant config -> None; raises ConfigError for values that are each valid
+      but wrong together (e.g. a micro-batch that does not divide the batch).
+  """
+
+  fields: Mapping[str, Rule]
+  sweepable: tuple[str, ...]
+  check: Callable[[ml_collections.ConfigDict], None] = lambda config: None
+
+
+def _check(path: str, rule: Rule, value) -> None:
+  if not rule.test(value):
+    raise ConfigError(f"{path}={value!r} is invalid: must be {rule.wanted}")
 
 
 def variant_names(config: ml_collections.ConfigDict) -> list[str]:
@@ -113,41 +144,32 @@ def variant_config(config: ml_collections.ConfigDict, name: str) -> ml_collectio
   return resolved
 
 
-def validate_config(config: ml_collections.ConfigDict) -> ExerciseSpec:
-  """Checks `config` and returns its exercise's spec; raises ConfigError naming the bad value."""
-  exercise = config.get("exercise")
-  if exercise not in EXERCISES:
-    raise ConfigError(
-        f"config.exercise={exercise!r} is not a known exercise; choose one of: "
-        f"{', '.join(sorted(EXERCISES))}"
-    )
-  spec = EXERCISES[exercise]
+def validate(config: ml_collections.ConfigDict, schema: Schema) -> None:
+  """Checks every field of `config` against COMMON_FIELDS and `schema`; raises ConfigError."""
+  rules = {**COMMON_FIELDS, **schema.fields}
   for name, value in config.items():
-    _check_value(f"config.{name}", name, value)
+    if name not in rules:
+      raise ConfigError(f"config.{name} is not a field of exercise {config.exercise!r}; its "
+                        f"fields: {', '.join(sorted(schema.fields))}")
+    _check(f"config.{name}", rules[name], value)
   for variant, overrides in (config.get("variants", {}) or {}).items():
+    _check(f"config.variants.{variant}", _MAPPING, overrides)
     for name, value in overrides.items():
       if name not in config:
         raise ConfigError(f"config.variants.{variant}.{name} overrides no field of the config")
-      _check_value(f"config.variants.{variant}.{name}", name, value)
-  if config.get("optimizer", "sgd") not in OPTIMIZERS:
-    raise ConfigError(
-        f"config.optimizer={config.optimizer!r} is not known; choose one of: "
-        f"{', '.join(OPTIMIZERS)}"
-    )
+      _check(f"config.variants.{variant}.{name}", rules[name], value)
   for name, values in (config.get("sweep", {}) or {}).items():
-    if name not in spec.sweepable:
+    if name not in schema.sweepable:
       raise ConfigError(
-          f"config.sweep.{name} cannot be swept in exercise {exercise!r}; sweepable: "
-          f"{', '.join(spec.sweepable)}"
+          f"config.sweep.{name} cannot be swept in exercise {config.exercise!r}; sweepable: "
+          f"{', '.join(schema.sweepable)}"
       )
     if isinstance(values, (str, bytes)) or not hasattr(values, "__len__") or not len(values):
       raise ConfigError(f"config.sweep.{name}={values!r} is invalid: must be a non-empty list")
     for value in values:
-      _check_value(f"config.sweep.{name}", name, value)
+      _check(f"config.sweep.{name}", rules[name], value)
   for name in variant_names(config):
-    resolved = variant_config(config, name)
-    microbatch_size = resolved.get("microbatch_size", 0)
-    if microbatch_size and resolved.batch_size % microbatch_size:
-      raise ConfigError(f"config.microbatch_size={microbatch_size!r} is invalid: must divide "
-                        f"config.batch_size={resolved.batch_size} (variant {name!r})")
-  return spec
+    try:
+      schema.check(variant_config(config, name))
+    except ConfigError as err:
+      raise ConfigError(f"{err} (variant {name!r})") from None

@@ -22,9 +22,10 @@ def summarize_variant(result) -> dict:
   """Final-epoch metrics and per-run outputs of every sweep point, over seeds."""
   points = []
   for point in range(result.sweep.num_points):
-    final = {name: seed_stats(result.fit.history[name][-1, :, point])
-             for name in sorted(result.fit.history, key=metric_order)}
-    final.update({name: seed_stats(values[:, point]) for name, values in result.outputs.items()})
+    final = {name: seed_stats(result.run.history[name][-1, :, point])
+             for name in sorted(result.run.history, key=metric_order)}
+    final.update({name: seed_stats(values[:, point])
+                  for name, values in result.run.outputs.items()})
     points.append({
         "label": point_label(result.sweep, point),
         "hparams": result.sweep.point(point),
@@ -36,13 +37,11 @@ def summarize_variant(result) -> dict:
       "reference": reference.to_dict() if reference else {},
       "seeds": result.sweep.seeds.tolist(),
       "swept": list(result.sweep.swept),
-      "num_epochs": int(next(iter(result.fit.history.values())).shape[0]),
+      "num_epochs": int(next(iter(result.run.history.values())).shape[0]),
+      "log_unit": result.log_unit,
       "points": points,
-      "seconds": {
-          "setup": result.fit.setup_seconds,
-          "compile": result.fit.compile_seconds,
-          "train": result.fit.train_seconds,
-      },
+      "seconds": dict(result.run.seconds),
+      "tuning": result.tuning,
   }
 
 
@@ -52,7 +51,7 @@ def history_record(result) -> dict:
       "label": result.label,
       "seeds": result.sweep.seeds.tolist(),
       "points": [result.sweep.point(point) for point in range(result.sweep.num_points)],
-      "metrics": {name: values.tolist() for name, values in result.fit.history.items()},
+      "metrics": {name: values.tolist() for name, values in result.run.history.items()},
   }
 
 

@@ -8,16 +8,24 @@ import pytest
 import tensorflow_datasets as tfds
 
 from experiments.configs import cifar10_cnn, mnist_cnn, mnist_dropout_mlp, perceptron
-from rabbitjax.config import validate_config, variant_config
-from rabbitjax.data import Dataset, logic_gate, split
-from rabbitjax.exercises import classification
-from rabbitjax.experiment import make_run_sweep
-from rabbitjax.models import MLP, CifarCNN, MnistCNN, parameter_count
 from flax import linen as nn
+from rabbitjax import tuning
+from rabbitjax.config import variant_config
+from rabbitjax.data import Dataset, logic_gate, split
+from rabbitjax.exercises import classification, exercise_for
+from rabbitjax.models import MLP, CifarCNN, MnistCNN, parameter_count
+from rabbitjax.models.conv import _shifted_views, im2col_conv, max_pool_2x2
+from rabbitjax.train import Task, evaluate, make_sweep, softmax_cross_entropy
 
-from rabbitjax.models.conv import (_shifted_views, cpu_has_amx_bf16, im2col_conv, max_pool_2x2,
-                                   resolve_impl)
-from rabbitjax.train import evaluate, fit, make_sweep
+EXERCISE = classification.EXERCISE
+
+
+def _train(config, data_dir=None, seeds=None):
+  """The variant `config` trained as the launcher would (on `seeds` if given)."""
+  sweep = EXERCISE.sweep(config)
+  if seeds is not None:
+    sweep = make_sweep(seeds, {"learning_rate": config.learning_rate})
+  return EXERCISE.build(config, data_dir).train(sweep)
 
 
 @pytest.mark.parametrize("model, shape, count", [
@@ -88,19 +96,25 @@ def test_max_pool_equals_flax_max_pool_in_values_and_gradients(shape):
 
 def test_bf16_default_needs_amx_tiles(tmp_path):
   avx512_only, amx = tmp_path / "avx512_only", tmp_path / "amx"
-  avx512_only.write_text("flags\t\t: fpu avx512f avx512_bf16\n")
+  avx512_only.write_text("model name\t: Some Xeon\nflags\t\t: fpu avx512f avx512_bf16\n")
   amx.write_text("flags\t\t: fpu avx512f avx512_bf16 amx_tile amx_bf16\n")
-  assert not cpu_has_amx_bf16(str(avx512_only))  # measured slower than float32 without AMX
-  assert cpu_has_amx_bf16(str(amx))
-  assert not cpu_has_amx_bf16(str(tmp_path / "missing"))
+  assert tuning.cpu_facts(str(avx512_only)) == ("Some Xeon", {"fpu", "avx512f", "avx512_bf16"})
+  assert tuning.cpu_facts(str(tmp_path / "missing"))[1] == frozenset()
+  cnn = lambda cpuinfo: tuning.decide(has_conv=True, batch_size=128, backend="cpu",
+                                      cpu=tuning.cpu_facts(str(cpuinfo))).conv_impl
+  assert cnn(avx512_only) == "im2col"  # measured slower than float32 without AMX
+  assert cnn(amx) == "im2col_bf16"
+  assert cnn(tmp_path / "missing") == "im2col"
 
 
-def test_conv_impl_default_per_backend():
-  on_cpu = "im2col_bf16" if cpu_has_amx_bf16() else "im2col"
-  assert resolve_impl("auto") == (on_cpu if jax.default_backend() == "cpu" else "lax")
-  assert resolve_impl("lax") == "lax"
+def test_conv_impl_default_per_backend_and_explicit_choices_kept():
+  cpu = ("test cpu", frozenset({"amx_bf16"}))
+  assert tuning.decide(has_conv=True, batch_size=128, backend="gpu", cpu=cpu).conv_impl == "lax"
+  chosen = tuning.decide(has_conv=True, batch_size=128, conv_impl="im2col", backend="cpu", cpu=cpu)
+  assert chosen.conv_impl == "im2col" and chosen.record()["conv_precision"] == "float32"
+  assert tuning.decide(has_conv=False, backend="cpu", cpu=cpu).conv_impl is None
   with pytest.raises(ValueError, match="'winograd'"):
-    resolve_impl("winograd")
+    MnistCNN(conv_impl="winograd").init(jax.random.key(0), jnp.zeros((1, 28, 28, 1)))
 
 
 @pytest.fixture
@@ -114,34 +128,37 @@ def mock_tfds(tmp_path, monkeypatch):
 def test_one_epoch_on_mock_data_lowers_the_loss(config_module, mock_tfds):
   config = variant_config(config_module.get_config("quick"), "cnn")
   config.update(num_seeds=1, batch_size=16, microbatch_size=8)  # 2 micro-batches per step
-  validate_config(config)
-  exercise = classification.build(config, mock_tfds)
-  train, _ = exercise.data
-  sweep = make_run_sweep(config, classification.SPEC.sweepable)
-  before = evaluate(exercise.task, exercise.task.model.init(jax.random.key(0), train.inputs[:1])[
-      "params"], train)["loss"]
-  result = fit(exercise.task, sweep, 1, data=(train, train))
+  exercise_for(config)
+  train, _ = EXERCISE.load_data(config, mock_tfds)
+  trainer = EXERCISE.make_trainer(config, (train, train))
+  assert trainer.tuning.microbatch_size == 8
+  model = classification.make_model(config, trainer.tuning.conv_impl)
+  task = Task(model, softmax_cross_entropy, optimizer=None, batch_size=16)
+  before = evaluate(task, model.init(jax.random.key(0), train.inputs[:1])["params"], train)["loss"]
+  result = trainer.train(EXERCISE.sweep(config))
   assert result.history["val_loss"][-1, 0, 0] < before
-  assert "Total Parameters" in exercise.model_summary
-  assert "\x1b[" not in exercise.model_summary  # Plain text: no terminal colour codes.
+  assert "Total Parameters" in trainer.model_summary
+  assert "\x1b[" not in trainer.model_summary  # Plain text: no terminal colour codes.
 
 
-def test_cnns_use_micro_batches_of_16_on_cpu_by_default():
-  on_cpu = jax.default_backend() == "cpu"
+@pytest.mark.parametrize("backend", ["cpu", "gpu"])
+def test_cnns_on_cpu_default_to_micro_batches_seeds_in_turn_and_small_eval_batches(backend):
+  on_cpu = backend == "cpu"
+  decide = lambda config: tuning.decide(
+      has_conv=config.model != "mlp", batch_size=config.batch_size,
+      microbatch_size=config.microbatch_size, seeds_at_once=config.seeds_at_once,
+      eval_batch_size=config.eval_batch_size, default_eval_batch_size=1000, backend=backend)
   for config in (mnist_cnn.get_config(), cifar10_cnn.get_config()):
-    assert classification.resolve_microbatch_size(config) == (16 if on_cpu else None)
-    config.microbatch_size = 8
-    assert classification.resolve_microbatch_size(config) == 8
-  assert classification.resolve_microbatch_size(mnist_dropout_mlp.get_config()) is None
-
-
-def test_cnns_evaluate_in_batches_of_16_on_cpu_by_default():
-  on_cpu = jax.default_backend() == "cpu"
-  for config in (mnist_cnn.get_config(), cifar10_cnn.get_config()):
-    assert classification.make_task(config).eval_batch_size == (16 if on_cpu else 1000)
-    config.eval_batch_size = 250
-    assert classification.make_task(config).eval_batch_size == 250
-  assert classification.make_task(mnist_dropout_mlp.get_config()).eval_batch_size == 1000
+    chosen = decide(config)
+    assert (chosen.microbatch_size, chosen.seeds_at_once, chosen.eval_batch_size) == (
+        (16, 1, 16) if on_cpu else (None, None, 1000))
+    assert len(chosen.reasons) == (4 if on_cpu else 0) and chosen.backend in chosen.line()
+    config.update(microbatch_size=8, seeds_at_once=2, eval_batch_size=250)
+    chosen = decide(config)
+    assert (chosen.microbatch_size, chosen.seeds_at_once, chosen.eval_batch_size) == (8, 2, 250)
+  chosen = decide(mnist_dropout_mlp.get_config())
+  assert (chosen.microbatch_size, chosen.seeds_at_once, chosen.eval_batch_size) == (
+      None, None, 1000)
 
 
 def test_one_hot_and_integer_labels_give_the_same_numbers(mock_tfds):
@@ -149,9 +166,7 @@ def test_one_hot_and_integer_labels_give_the_same_numbers(mock_tfds):
   for variant in ("sparse", "one_hot"):
     config = variant_config(mnist_dropout_mlp.get_config("quick"), variant)
     config.update(num_seeds=1, hidden=(32,), num_epochs=2)
-    exercise = classification.build(config, mock_tfds)
-    histories.append(fit(exercise.task, make_run_sweep(config, ("learning_rate",)),
-                         config.num_epochs, data=exercise.data).history)
+    histories.append(_train(config, mock_tfds).history)
   assert histories[1] and set(histories[0]) == set(histories[1])
   chex.assert_trees_all_close(histories[0], histories[1], rtol=1e-5)
 
@@ -159,10 +174,7 @@ def test_one_hot_and_integer_labels_give_the_same_numbers(mock_tfds):
 def test_vmapped_dropout_seeds_equal_separate_runs(mock_tfds):
   config = variant_config(mnist_dropout_mlp.get_config("quick"), "sparse")
   config.update(hidden=(32,), num_epochs=2)
-  exercise = classification.build(config, mock_tfds)
-  run = lambda seeds: fit(exercise.task, make_sweep(seeds, {"learning_rate": 1e-3}), 2,
-                          data=exercise.data)
-  together, alone = run([0, 1]), run([1])
+  together, alone = _train(config, mock_tfds, [0, 1]), _train(config, mock_tfds, [1])
   chex.assert_trees_all_close(jax.tree.map(lambda a: a[1], together.state.params),
                               jax.tree.map(lambda a: a[0], alone.state.params), rtol=1e-5, atol=1e-6)
 
@@ -172,10 +184,7 @@ def test_perceptron_learns_or_and_not_xor():
   for gate in ("or", "xor"):
     config = variant_config(perceptron.get_config(), f"{gate}_batch1")
     config.update(num_seeds=4, num_epochs=150)
-    exercise = classification.build(config)
-    history = fit(exercise.task, make_run_sweep(config, ("learning_rate",)), config.num_epochs,
-                  data=exercise.data).history
-    finals[gate] = history["val_accuracy"][-1, :, 0]
+    finals[gate] = _train(config).history["val_accuracy"][-1, :, 0]
   np.testing.assert_array_equal(finals["or"], 1.0)
   assert np.all(finals["xor"] <= 0.75)  # No line separates XOR.
 

@@ -1,20 +1,37 @@
 """Configs: bad values are rejected in one line naming the value; the launcher exits 2."""
 
+import importlib
+import pathlib
 import subprocess
 import sys
 
 import pytest
 
-from experiments.configs import cubic_regression, linear_regression, mnist_cnn
-from rabbitjax.config import ConfigError, validate_config, variant_config, variant_names
+from experiments.configs import (
+    cubic_regression,
+    iris,
+    linear_regression,
+    mnist_cnn,
+    perceptron,
+    q_approx,
+    q_learning,
+    reinforce,
+    rnn_binary_addition,
+)
+from rabbitjax.config import ConfigError, variant_config, variant_names
+from rabbitjax.exercises import exercise_for as validate_config
+
+CONFIGS = sorted(path.stem for path in (pathlib.Path(__file__).parent.parent / "experiments" /
+                                        "configs").glob("*.py")
+                 if not path.stem.startswith("_") and not path.stem.endswith("_defaults"))
 
 
-@pytest.mark.parametrize("module", [linear_regression, cubic_regression])
+@pytest.mark.parametrize("name", CONFIGS)
 @pytest.mark.parametrize("mode", [None, "quick"])
-def test_shipped_configs_are_valid(module, mode):
-  config = module.get_config(mode)
-  validate_config(config)
-  assert len(variant_names(config)) == 2
+def test_shipped_configs_are_valid(name, mode):
+  config = importlib.import_module(f"experiments.configs.{name}").get_config(mode)
+  assert validate_config(config).name == config.exercise
+  assert variant_names(config)
 
 
 def test_variant_overrides_apply():
@@ -35,7 +52,8 @@ def test_variant_overrides_apply():
         ("num_seeds", 0, "config.num_seeds=0 is invalid: must be an integer >= 1"),
         ("batch_size", -4, "config.batch_size=-4 is invalid"),
         ("noise", -1.0, "config.noise=-1.0 is invalid: must be a finite number >= 0"),
-        ("optimizer", "adamw2", "config.optimizer='adamw2' is not known"),
+        ("optimizer", "adamw2", "config.optimizer='adamw2' is invalid: must be one of sgd, "
+                                "momentum, adam, rmsprop"),
         ("variant", "slope_9", "config.variant='slope_9' is not a variant of this config"),
     ],
 )
@@ -66,6 +84,55 @@ def test_bad_variant_override_is_rejected():
   config = linear_regression.get_config()
   config.variants.slope_3.learning_rate = 0.0
   with pytest.raises(ConfigError, match=r"config.variants.slope_3.learning_rate=0.0 is invalid"):
+    validate_config(config)
+
+
+@pytest.mark.parametrize(
+    "module, overrides, message",
+    [
+        (linear_regression, {"colour": "red"},
+         "config.colour is not a field of exercise 'regression'"),
+        (linear_regression, {"x_range": (1.0, -1.0)}, "config.x_range=(1.0, -1.0) is invalid"),
+        (linear_regression, {"coefficients": (3.0,)}, "config.coefficients=(3.0,) is invalid"),
+        (iris, {"hidden": (0,)}, "config.hidden=(0,) is invalid: must be a tuple of integers >= 1"),
+        (iris, {"outputs": 0}, "config.outputs=0 is invalid: must be an integer >= 1"),
+        (iris, {"outputs": 10}, "config.outputs=10 does not fit config.dataset='iris'"),
+        (iris, {"loss": "binary_cross_entropy"}, "config.loss='binary_cross_entropy' does not "
+                                                 "fit config.dataset='iris'"),
+        (perceptron, {"seeds_at_once": -1}, "config.seeds_at_once=-1 is invalid: must be an "
+                                            "integer >= 0 (0: automatic)"),
+        (mnist_cnn, {"dataset": "iris"}, "config.model='mnist_cnn' takes mnist images, not "
+                                         "config.dataset='iris'"),
+        (mnist_cnn, {"eval_batch_size": -16}, "config.eval_batch_size=-16 is invalid"),
+        (mnist_cnn, {"conv_impl": "winograd"}, "config.conv_impl='winograd' is invalid"),
+        (rnn_binary_addition, {"recurrent_dropout": 1.0},
+         "config.recurrent_dropout=1.0 is invalid: must be a rate in [0, 1)"),
+        (rnn_binary_addition, {"activation": "swish"}, "config.activation='swish' is invalid"),
+        (q_learning, {"total_steps": 3, "num_logs": 4},
+         "config.num_logs=4 is invalid: must divide config.total_steps=3"),
+        (q_approx, {"target_period": 0}, "config.target_period=0 is invalid"),
+        (reinforce, {"baseline_learning_rate": -1.0}, "config.baseline_learning_rate=-1.0 is "
+                                                     "invalid: must be a finite number > 0"),
+        (reinforce, {"baseline_learning_rate": float("nan")},
+         "config.baseline_learning_rate=nan is invalid"),
+        (reinforce, {"episodes_per_update": 3}, "config.episodes_per_update=3 is invalid: must "
+                                                "divide the 100-episode return window"),
+    ],
+)
+def test_each_exercise_checks_its_own_fields(module, overrides, message):
+  config = module.get_config()
+  with config.unlocked():
+    config.update(overrides)
+  with pytest.raises(ConfigError) as error:
+    validate_config(config)
+  assert message in str(error.value) and "\n" not in str(error.value), str(error.value)
+
+
+def test_a_field_of_another_exercise_is_not_a_field_here():
+  """The RNN's `units` is no field of a regression config (no global table of names)."""
+  config = linear_regression.get_config()
+  config.units = 16
+  with pytest.raises(ConfigError, match="config.units is not a field of exercise 'regression'"):
     validate_config(config)
 
 

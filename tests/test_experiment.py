@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from experiments.configs import linear_regression, rnn_binary_addition
-from rabbitjax import experiment, io
+from rabbitjax import io
+from rabbitjax.exercises import base
 from rabbitjax.experiment import run_experiment
 from rabbitjax.train import fit
 
@@ -87,9 +88,18 @@ def test_a_variant_override_of_a_sweepable_default_reaches_the_optimizer(tmp_pat
 
   def spy_fit(task, sweep, *args, **kwargs):
     result = fit(task, sweep, *args, **kwargs)
-    seen["injected"] = result.state.opt_state.hyperparams["learning_rate"]
+    seen["rate"] = result.state.hparams["learning_rate"]
     return result
 
-  monkeypatch.setattr(experiment, "fit", spy_fit)
-  experiment.run_experiment(config, tmp_path, log=lambda line: None)
-  np.testing.assert_allclose(seen["injected"], [[0.001]])
+  monkeypatch.setattr(base, "fit", spy_fit)
+  run_experiment(config, tmp_path, log=lambda line: None)
+  np.testing.assert_allclose(seen["rate"], [[0.001]])
+
+
+def test_tuning_is_logged_once_and_recorded(quick_run):
+  workdir, summary, lines, _ = quick_run
+  assert sum(line.startswith("[slope_3] tuning: ") for line in lines) == 1
+  record = summary["variants"]["slope_3"]["tuning"]
+  assert record["backend"] == "cpu" and record["eval_batch_size"] == 256
+  assert record["conv_impl"] is None and record["reasons"] == []
+  assert summary["variants"]["slope_3"]["log_unit"] == "epoch"

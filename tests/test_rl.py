@@ -3,30 +3,27 @@
 import chex
 import jax
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
 import pytest
 
-from experiments.configs import q_learning as q_learning_config
 from experiments.configs import reinforce as reinforce_config
 from rabbitjax.config import variant_config
-from rabbitjax.exercises.reinforcement import PROBE_STATES
+from rabbitjax.exercises import reinforcement
 from rabbitjax.rl import (
     CartPole,
     FrozenLake,
+    QLearningParams,
     epsilon_greedy,
     greedy_policy,
     make_q_learning,
-    make_reinforce,
     policy_values,
     q_learning_update,
-    run_sweep,
     step_and_reset,
     value_iteration,
 )
 from rabbitjax.rl.agents import discounted_returns
 from rabbitjax.rl.environments import CartPoleState, FrozenLakeParams, LEFT, RIGHT
-from rabbitjax.train import make_sweep
+from rabbitjax.train import make_sweep, train_agents
 
 Q = jnp.array([[0.0, 1.0], [2.0, 3.0]])
 
@@ -151,17 +148,15 @@ def test_discounted_returns():
 
 
 def _small_q_learning():
-  config = variant_config(q_learning_config.get_config("quick"), "slippery_decaying")
-  config.total_steps, config.num_logs = 4_000, 4
-  env = FrozenLake()
-  return make_q_learning(config, env, FrozenLakeParams(slippery=True))
+  params = QLearningParams(gamma=0.99, total_steps=4_000, num_logs=4, epsilon_decay_steps=2_000)
+  return make_q_learning(params, FrozenLake(), FrozenLakeParams(slippery=True))
 
 
 def test_same_key_same_training_curves_and_vmapped_seeds_equal_separate_runs():
   train = _small_q_learning()
-  together = run_sweep(train, make_sweep([3, 4], {"epsilon": 0.1, "learning_rate": 0.1}))
-  again = run_sweep(train, make_sweep([3, 4], {"epsilon": 0.1, "learning_rate": 0.1}))
-  alone = run_sweep(train, make_sweep([4], {"epsilon": 0.1, "learning_rate": 0.1}))
+  together = train_agents(train, make_sweep([3, 4], {"epsilon": 0.1, "learning_rate": 0.1}))
+  again = train_agents(train, make_sweep([3, 4], {"epsilon": 0.1, "learning_rate": 0.1}))
+  alone = train_agents(train, make_sweep([4], {"epsilon": 0.1, "learning_rate": 0.1}))
   chex.assert_trees_all_equal(together.history, again.history)
   chex.assert_trees_all_close({k: v[:, 1] for k, v in together.history.items()},
                               {k: v[:, 0] for k, v in alone.history.items()}, rtol=1e-5)
@@ -170,10 +165,9 @@ def test_same_key_same_training_curves_and_vmapped_seeds_equal_separate_runs():
 
 def test_reinforce_learns_on_a_small_budget():
   config = variant_config(reinforce_config.get_config(), "baseline")
-  config.num_updates = 40
-  env = CartPole()
-  train = make_reinforce(config, env, env.default_params, PROBE_STATES)
-  history = run_sweep(train, make_sweep([0], {"learning_rate": config.learning_rate})).history
+  config.update(num_updates=40, num_seeds=1)
+  exercise = reinforcement.REINFORCE
+  history = exercise.build(config).train(exercise.sweep(config)).history
   returns = history["episode_return"][:, 0, 0]
   assert returns[-5:].mean() > 2 * returns[:5].mean(), returns
   # The policy learns to push towards the side the pole falls to.

@@ -8,11 +8,9 @@ import pytest
 
 from experiments.configs import rnn_binary_addition
 from rabbitjax.data import binary_addition
-from rabbitjax.exercises import rnn_binary_addition as exercise
-from rabbitjax.experiment import make_run_sweep
+from rabbitjax.exercises.rnn_binary_addition import EXERCISE
 from rabbitjax.models import BinaryAdder, SimpleRNN
-from rabbitjax.models.rnn import ACTIVATIONS
-from rabbitjax.train import fit
+from rabbitjax.models.activations import ACTIVATIONS
 
 SEQUENCES = jax.random.normal(jax.random.key(0), (3, 8, 2))
 
@@ -109,9 +107,7 @@ def test_a_few_hundred_steps_lower_the_loss():
   config = rnn_binary_addition.get_config("quick")  # 400 sequences, batch 2: 200 steps an epoch
   config.num_epochs = 3
   config.variant = "base"
-  built = exercise.build(config)
-  sweep = make_run_sweep(config, exercise.SPEC.sweepable)
-  history = fit(built.task, sweep, config.num_epochs, make_data=built.make_data).history
+  history = EXERCISE.build(config).train(EXERCISE.sweep(config)).history
   assert np.all(history["loss"][-1] < history["loss"][0])
   assert np.all(history["val_loss"][-1] < history["val_loss"][0])
   assert history["val_bit_accuracy"][-1].mean() > 0.6

@@ -11,13 +11,10 @@ SCRIPT = """
 import json, jax
 from experiments.configs import rnn_binary_addition
 from rabbitjax.config import variant_config
-from rabbitjax.exercises import rnn_binary_addition as exercise
-from rabbitjax.experiment import make_run_sweep
-from rabbitjax.train import fit
+from rabbitjax.exercises.rnn_binary_addition import EXERCISE
 config = variant_config(rnn_binary_addition.get_config("quick"), "recurrent_dropout")
-config.num_seeds = 4
-built = exercise.build(config)
-result = fit(built.task, make_run_sweep(config, exercise.SPEC.sweepable), 1, make_data=built.make_data)
+config.update(num_seeds=4, num_epochs=1)
+result = EXERCISE.build(config).train(EXERCISE.sweep(config))
 kernel = result.state.params["rnn"]["kernel"]
 print(json.dumps({"devices": len(jax.devices()), "shards": len(kernel.sharding.device_set),
                   "loss": result.history["loss"].tolist(), "kernel": kernel.tolist()}))

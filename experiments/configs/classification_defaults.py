@@ -25,14 +25,12 @@ def classification_config(variants: dict, order: str, mode: str | None, quick: d
   config.max_examples = 0  # per split; 0: all of it
   config.split_seed = 0
   config.model = "mlp"
-  # lax.conv on GPU/TPU; on CPU im2col, with bfloat16 matmuls where the CPU has AMX-BF16 or
-  # AVX512-BF16 (rabbitjax/models/conv.py).
+  # Machine-dependent speed choices; "auto"/0 lets rabbitjax/tuning.py decide, and the run logs
+  # and records what it chose and why. conv_impl: 'lax', 'im2col' or 'im2col_bf16'.
   config.conv_impl = "auto"
-  # Gradient accumulated over micro-batches of this size; 0: automatic (16 for the CNNs on CPU,
-  # where it keeps a micro-batch's activations in cache; otherwise the whole batch).
+  # Gradient accumulated over micro-batches of this size (the same gradient); 0: automatic.
   config.microbatch_size = 0
-  # Seeds trained at a time (the rest wait their turn in the same program); 0: automatic (1 for
-  # the CNNs on CPU, 1.4x faster there than vmapping them; otherwise all seeds vmapped together).
+  # Seeds trained at a time (the rest wait their turn in the same program); 0: automatic.
   config.seeds_at_once = 0
   config.hidden = ()
   config.outputs = 10
@@ -42,8 +40,7 @@ def classification_config(variants: dict, order: str, mode: str | None, quick: d
   config.optimizer = "adam"
   config.learning_rate = 0.001
   config.batch_size = 128
-  # Evaluation batch; 0: automatic (16 for the CNNs on CPU, where the test pass then stays in
-  # cache: CIFAR-10's 2.5x faster than in batches of 1000; otherwise 1000).
+  # Evaluation batch; 0: automatic.
   config.eval_batch_size = 0
   config.num_epochs = 10
   config.seed = 0

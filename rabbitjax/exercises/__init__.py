@@ -1,15 +1,30 @@
 """The exercise registry: `config.exercise` names one of these."""
 
-from rabbitjax.exercises import classification, reinforcement, regression, rnn_binary_addition
-from rabbitjax.exercises.base import Exercise, ExerciseSpec
+import ml_collections
 
-EXERCISES: dict[str, ExerciseSpec] = {
-    "regression": regression.SPEC,
-    "classification": classification.SPEC,
-    "rnn_binary_addition": rnn_binary_addition.SPEC,
-    "q_learning": reinforcement.Q_LEARNING,
-    "q_approx": reinforcement.Q_APPROX,
-    "reinforce": reinforcement.REINFORCE,
-}
+from rabbitjax.config import ConfigError, validate
+from rabbitjax.exercises import classification, regression, reinforcement, rnn_binary_addition
+from rabbitjax.exercises.base import Exercise, Trainer, agent_trainer, supervised_trainer
 
-__all__ = ["EXERCISES", "Exercise", "ExerciseSpec"]
+EXERCISES: dict[str, Exercise] = {exercise.name: exercise for exercise in (
+    regression.EXERCISE,
+    classification.EXERCISE,
+    rnn_binary_addition.EXERCISE,
+    reinforcement.Q_LEARNING,
+    reinforcement.Q_APPROX,
+    reinforcement.REINFORCE,
+)}
+
+
+def exercise_for(config: ml_collections.ConfigDict) -> Exercise:
+  """The exercise `config` names, once every field of `config` has passed its schema."""
+  name = config.get("exercise")
+  if name not in EXERCISES:
+    raise ConfigError(f"config.exercise={name!r} is not a known exercise; choose one of: "
+                      f"{', '.join(sorted(EXERCISES))}")
+  validate(config, EXERCISES[name].schema)
+  return EXERCISES[name]
+
+
+__all__ = ["EXERCISES", "Exercise", "Trainer", "agent_trainer", "exercise_for",
+           "supervised_trainer"]

@@ -1,47 +1,115 @@
-"""What an exercise hands the engine: a Task, its data, and optional per-run results and plots."""
+"""The one run protocol: an Exercise builds a Trainer from a variant; a Trainer trains a sweep.
+
+Supervised exercises and RL agents alike: `exercise.build(variant, data_dir)` gives a `Trainer`,
+whose `train(sweep, on_log)` returns a `RunResult` (history with leading (entry, seed, point)
+axes, final state, per-run outputs, timings). `supervised_trainer` wraps the engine's `fit`,
+`agent_trainer` an agent's one-scan `train(key, hparams)`; nothing downstream tells them apart.
+"""
 
 import dataclasses
 from typing import Any, Callable, Mapping
 
 import jax
 import ml_collections
+import numpy as np
 
-from rabbitjax.data import Dataset
-from rabbitjax.train import Task
+from rabbitjax.config import Schema
+from rabbitjax.train import RunResult, Sweep, Task, fit, make_sweep, over_runs, train_agents
 from rabbitjax.train.sweep import MakeData
+from rabbitjax.tuning import Tuning
+
+# on_log(entry, metrics): one history entry's metrics as (seeds, points) host arrays.
+OnLog = Callable[[int, Mapping[str, np.ndarray]], None]
+# describe(final state of one run) -> named arrays reported per run.
+Describe = Callable[[Any], Mapping[str, jax.Array]]
+
+
+@dataclasses.dataclass(frozen=True)
+class Trainer:
+  """One variant of an exercise, ready to train a sweep.
+
+  Attributes:
+    train: (sweep, on_log or None) -> RunResult, its `outputs` filled.
+    num_logs: entries in the history (epochs, logged chunks, updates).
+    log_unit: what one entry is: "epoch", "chunk" (of environment steps) or "update".
+    tuning: the machine-dependent choices it runs with (logged and recorded).
+    plot: (variant result, workdir) -> paths of the exercise's own PNGs.
+    model_summary: the model as a table (Keras' `model.summary()`), saved beside the records.
+  """
+
+  train: Callable[[Sweep, OnLog | None], RunResult]
+  num_logs: int
+  log_unit: str
+  tuning: Tuning
+  plot: Callable[[Any, Any], list] | None = None
+  model_summary: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
 class Exercise:
-  """One variant of an exercise, ready to train.
-
-  Supervised exercises give a `task` and its data and train through the engine; the RL ones give
-  `train`, which runs the whole sweep as one program of its own (`rabbitjax.rl.run_sweep`).
+  """A registered kind of training: its config schema, and how a variant becomes a Trainer.
 
   Attributes:
-    task: model, loss, metrics, optimizer and batch sizes.
-    data: (train, validation) shared by every run; or
-    make_data: per-run (train, validation) from the run's key and hyper-parameters.
-    train: sweep -> FitResult, for exercises that are not trained by the supervised engine.
-    describe: final state of one run -> named arrays reported per run (e.g. fitted coefficients).
-    plot: (variant result, workdir) -> paths of extra PNGs this exercise draws.
-    model_summary: the model as a table (Keras' `model.summary()`), saved beside the records.
-    seeds_at_once: seeds trained together in the epoch program (`fit`'s); None: all at once.
+    name: what `config.exercise` says.
+    schema: the exercise's own config fields, their rules, and which may be swept.
+    make_trainer: (variant) -> Trainer; or (variant, data) -> Trainer with `load_data`.
+    load_data: (variant, tfds data directory or None) -> the data `make_trainer` takes.
   """
 
-  task: Task | None = None
-  train: Callable[[Any], Any] | None = None
-  data: tuple[Dataset, Dataset] | None = None
-  make_data: MakeData | None = None
-  describe: Callable[[Any], Mapping[str, jax.Array]] | None = None
-  plot: Callable[[Any, Any], list] | None = None
-  model_summary: str | None = None
-  seeds_at_once: int | None = None
+  name: str
+  schema: Schema
+  make_trainer: Callable[..., Trainer]
+  load_data: Callable[[ml_collections.ConfigDict, str | None], Any] | None = None
+
+  def build(self, variant: ml_collections.ConfigDict, data_dir: str | None = None) -> Trainer:
+    if self.load_data is None:
+      return self.make_trainer(variant)
+    return self.make_trainer(variant, self.load_data(variant, data_dir))
+
+  def sweep(self, variant: ml_collections.ConfigDict) -> Sweep:
+    """Seeds variant.seed .. + num_seeds - 1, crossed with the grid of variant.sweep."""
+    seeds = variant.seed + np.arange(variant.num_seeds)
+    defaults = {name: variant[name] for name in self.schema.sweepable if name in variant}
+    return make_sweep(seeds, defaults, dict(variant.get("sweep", {}) or {}))
 
 
-@dataclasses.dataclass(frozen=True)
-class ExerciseSpec:
-  """A registered exercise: how to build a variant, and which hyper-parameters may be swept."""
+def _with_outputs(result: RunResult, describe: Describe | None) -> RunResult:
+  if describe is None:
+    return result
+  outputs = jax.device_get(jax.jit(over_runs(describe, 0, 0))(result.state))
+  return dataclasses.replace(result, outputs={k: np.asarray(v) for k, v in outputs.items()})
 
-  build: Callable[[ml_collections.ConfigDict, str | None], Exercise]
-  sweepable: tuple[str, ...]
+
+def supervised_trainer(task: Task, num_epochs: int, tuning: Tuning, *,
+                       data=None, make_data: MakeData | None = None,
+                       describe: Describe | None = None, plot=None,
+                       model_summary: str | None = None) -> Trainer:
+  """A Trainer running the engine's `fit`, with `tuning`'s batches and seeds-at-once."""
+  task = dataclasses.replace(task, eval_batch_size=tuning.eval_batch_size,
+                             microbatch_size=tuning.microbatch_size)
+
+  def train(sweep: Sweep, on_log: OnLog | None = None) -> RunResult:
+    result = fit(task, sweep, num_epochs, data=data, make_data=make_data, on_epoch=on_log,
+                 seeds_at_once=tuning.seeds_at_once)
+    return _with_outputs(result, describe)
+
+  return Trainer(train=train, num_logs=num_epochs, log_unit="epoch", tuning=tuning, plot=plot,
+                 model_summary=model_summary)
+
+
+def agent_trainer(agent_train: Callable, num_logs: int, log_unit: str, tuning: Tuning, *,
+                  describe: Describe | None = None, plot=None, lines: int = 10) -> Trainer:
+  """A Trainer for an agent's `train(key, hparams) -> (final, history)`, one program per sweep.
+
+  The history comes back when the whole run has ended; about `lines` evenly spaced entries of
+  it are then passed to `on_log`.
+  """
+
+  def train(sweep: Sweep, on_log: OnLog | None = None) -> RunResult:
+    result = train_agents(agent_train, sweep)
+    for entry in range(1, num_logs + 1):
+      if on_log is not None and (entry % max(1, num_logs // lines) == 0 or entry == num_logs):
+        on_log(entry, {metric: values[entry - 1] for metric, values in result.history.items()})
+    return _with_outputs(result, describe)
+
+  return Trainer(train=train, num_logs=num_logs, log_unit=log_unit, tuning=tuning, plot=plot)

@@ -8,26 +8,72 @@ import jax
 import ml_collections
 from flax import linen as nn
 
+from rabbitjax import config as rules
+from rabbitjax import tuning
 from rabbitjax.data import LOGIC_GATES, load_split, logic_gate, split
-from rabbitjax.exercises.base import Exercise, ExerciseSpec
+from rabbitjax.exercises.base import Exercise, Trainer, supervised_trainer
 from rabbitjax.models import MLP, CifarCNN, MnistCNN
-from rabbitjax.train import Task, accuracy, make_optimizer, softmax_cross_entropy
+from rabbitjax.models.activations import ACTIVATIONS
+from rabbitjax.train import OPTIMIZERS, Task, accuracy, make_optimizer, softmax_cross_entropy
 from rabbitjax.train.losses import binary_accuracy, sigmoid_binary_cross_entropy
 
-MODELS = ("mlp", "mnist_cnn", "cifar_cnn")
-DATASETS = ("mnist", "cifar10", "iris", *LOGIC_GATES)
+# The CNNs, each with the one dataset whose images it is built for.
+CNNS = {"mnist_cnn": (MnistCNN, "mnist"), "cifar_cnn": (CifarCNN, "cifar10")}
+MODELS = ("mlp", *CNNS)
+# Dataset -> classes; the logic gates have one sigmoid output.
+CLASSES = {"mnist": 10, "cifar10": 10, "iris": 3, **{gate: 1 for gate in LOGIC_GATES}}
 # loss name -> (per-example loss, its accuracy metric)
 LOSSES = {
     "softmax_cross_entropy": (softmax_cross_entropy, accuracy),
     "binary_cross_entropy": (sigmoid_binary_cross_entropy, binary_accuracy),
 }
 
+FIELDS = {
+    "dataset": rules.one_of(CLASSES),
+    "one_hot": rules.BOOLEAN,
+    "max_examples": rules.integer(0, "0: all"),
+    "split_seed": rules.integer(0),
+    "model": rules.one_of(MODELS),
+    "conv_impl": rules.one_of(tuning.CONV_CHOICES),
+    "microbatch_size": rules.AUTOMATIC_OR_COUNT,
+    "seeds_at_once": rules.AUTOMATIC_OR_COUNT,
+    "eval_batch_size": rules.AUTOMATIC_OR_COUNT,
+    "hidden": rules.integers(1),
+    "outputs": rules.COUNT,
+    "activation": rules.one_of(ACTIVATIONS),
+    "dropout": rules.DROPOUT_RATE,
+    "loss": rules.one_of(LOSSES),
+    "optimizer": rules.one_of(OPTIMIZERS),
+    "learning_rate": rules.POSITIVE,
+    "batch_size": rules.COUNT,
+    "num_epochs": rules.COUNT,
+}
 
-def make_model(config: ml_collections.ConfigDict) -> nn.Module:
-  if config.model == "mnist_cnn":
-    return MnistCNN(conv_impl=config.conv_impl)
-  if config.model == "cifar_cnn":
-    return CifarCNN(conv_impl=config.conv_impl)
+
+def check(config: ml_collections.ConfigDict) -> None:
+  """Fields that are each valid but wrong together."""
+  if config.microbatch_size and config.batch_size % config.microbatch_size:
+    raise rules.ConfigError(f"config.microbatch_size={config.microbatch_size!r} is invalid: must "
+                            f"divide config.batch_size={config.batch_size}")
+  if config.model in CNNS and CNNS[config.model][1] != config.dataset:
+    raise rules.ConfigError(f"config.model={config.model!r} takes {CNNS[config.model][1]} images, "
+                            f"not config.dataset={config.dataset!r}")
+  if config.model != "mlp":
+    return
+  binary = config.dataset in LOGIC_GATES
+  wanted_loss = "binary_cross_entropy" if binary else "softmax_cross_entropy"
+  if config.loss != wanted_loss:
+    raise rules.ConfigError(f"config.loss={config.loss!r} does not fit config.dataset="
+                            f"{config.dataset!r}: use {wanted_loss!r}")
+  if config.outputs != CLASSES[config.dataset]:
+    raise rules.ConfigError(f"config.outputs={config.outputs!r} does not fit config.dataset="
+                            f"{config.dataset!r}: it has {CLASSES[config.dataset]} "
+                            f"{'sigmoid output' if binary else 'classes'}")
+
+
+def make_model(config: ml_collections.ConfigDict, conv_impl: str | None) -> nn.Module:
+  if config.model in CNNS:
+    return CNNS[config.model][0](conv_impl=conv_impl)
   return MLP(hidden=tuple(config.hidden), outputs=config.outputs, activation=config.activation,
              dropout=config.dropout)
 
@@ -48,58 +94,26 @@ def load_data(config: ml_collections.ConfigDict, data_dir: str | None):
   return train, test
 
 
-def _cnn_on_cpu(config: ml_collections.ConfigDict) -> bool:
-  return config.model in ("mnist_cnn", "cifar_cnn") and jax.default_backend() == "cpu"
+def decide_tuning(config: ml_collections.ConfigDict) -> tuning.Tuning:
+  return tuning.decide(has_conv=config.model in CNNS, batch_size=config.batch_size,
+                       conv_impl=config.conv_impl, microbatch_size=config.microbatch_size,
+                       seeds_at_once=config.seeds_at_once, eval_batch_size=config.eval_batch_size,
+                       default_eval_batch_size=1000)
 
 
-def resolve_microbatch_size(config: ml_collections.ConfigDict) -> int | None:
-  """config.microbatch_size, where 0 means 16 for the CNNs on CPU and the whole batch otherwise.
-
-  16 measured best for the MNIST CNN step on the 2-core CPU (8 and 32 were slower; BUILD_NOTES.md).
-  """
-  if config.microbatch_size:
-    return config.microbatch_size
-  if _cnn_on_cpu(config) and config.batch_size % 16 == 0 and config.batch_size > 16:
-    return 16
-  return None
-
-
-def resolve_seeds_at_once(config: ml_collections.ConfigDict) -> int | None:
-  """config.seeds_at_once, where 0 means 1 for the CNNs on CPU and all seeds vmapped otherwise."""
-  if config.seeds_at_once:
-    return config.seeds_at_once
-  return 1 if _cnn_on_cpu(config) else None
-
-
-def resolve_eval_batch_size(config: ml_collections.ConfigDict) -> int:
-  """config.eval_batch_size, where 0 means 16 for the CNNs on CPU and 1000 otherwise.
-
-  The CNNs' im2col patches of 1000 images do not fit in a CPU cache (CIFAR-10: ~1 GB for one
-  layer); in batches of 16 its 10,000 test images took 4.3 s instead of 11 (BUILD_NOTES.md).
-  """
-  if config.eval_batch_size:
-    return config.eval_batch_size
-  return 16 if _cnn_on_cpu(config) else 1000
-
-
-def make_task(config: ml_collections.ConfigDict) -> Task:
-  """The engine's Task for a classification config (model, loss, optimizer, batching)."""
+def make_trainer(config: ml_collections.ConfigDict, data) -> Trainer:
+  """The classifier of `config` trained on `data` = (train, test) by the engine."""
+  chosen = decide_tuning(config)
   loss, metric = LOSSES[config.loss]
-  return Task(model=make_model(config), loss=loss,
-              optimizer=make_optimizer(config.optimizer, config.learning_rate),
-              batch_size=config.batch_size, eval_batch_size=resolve_eval_batch_size(config),
-              metrics={"accuracy": metric}, microbatch_size=resolve_microbatch_size(config))
-
-
-def build(config: ml_collections.ConfigDict, data_dir: str | None = None) -> Exercise:
-  train, test = load_data(config, data_dir)
-  task = make_task(config)
+  task = Task(model=make_model(config, chosen.conv_impl), loss=loss,
+              optimizer=make_optimizer(config.optimizer), batch_size=config.batch_size,
+              metrics={"accuracy": metric})
   # Plain text (no terminal colour codes), as the file it is written to wants.
   summary = nn.tabulate(task.model, jax.random.key(0), compute_flops=False,
                         console_kwargs={"color_system": None, "force_terminal": False})(
-                            train.inputs[:1])
-  return Exercise(task=task, data=(train, test), model_summary=summary,
-                  seeds_at_once=resolve_seeds_at_once(config))
+                            data[0].inputs[:1])
+  return supervised_trainer(task, config.num_epochs, chosen, data=data, model_summary=summary)
 
 
-SPEC = ExerciseSpec(build=build, sweepable=("learning_rate",))
+EXERCISE = Exercise("classification", rules.Schema(FIELDS, ("learning_rate",), check),
+                    make_trainer, load_data)

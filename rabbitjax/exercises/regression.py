@@ -5,16 +5,35 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from rabbitjax import plots
+from rabbitjax import config as rules
+from rabbitjax import plots, tuning
 from rabbitjax.data import polynomial_regression
-from rabbitjax.exercises.base import Exercise, ExerciseSpec
+from rabbitjax.exercises.base import Exercise, Trainer, supervised_trainer
 from rabbitjax.models import PolynomialRegression, polynomial_coefficients
-from rabbitjax.train import Task, make_optimizer, mean_squared_error
+from rabbitjax.train import OPTIMIZERS, Task, make_optimizer, mean_squared_error
+
+FIELDS = {
+    "coefficients": rules.numbers(min_length=2),
+    "noise": rules.NON_NEGATIVE,
+    "num_train": rules.COUNT,
+    "num_test": rules.COUNT,
+    "x_range": rules.numbers(length=2),
+    "optimizer": rules.one_of(OPTIMIZERS),
+    "learning_rate": rules.POSITIVE,
+    "batch_size": rules.COUNT,
+    "num_epochs": rules.COUNT,
+}
 
 
-def build(config: ml_collections.ConfigDict, data_dir: str | None = None) -> Exercise:
+def check(config: ml_collections.ConfigDict) -> None:
+  low, high = config.x_range
+  if low >= high:
+    raise rules.ConfigError(f"config.x_range={tuple(config.x_range)!r} is invalid: must be "
+                            "(low, high) with low < high")
+
+
+def make_trainer(config: ml_collections.ConfigDict) -> Trainer:
   """A polynomial model of the target's degree, trained on data drawn per run."""
-  del data_dir  # Synthetic data only.
   true_coefficients = jnp.asarray(config.coefficients, jnp.float32)
   x_range = tuple(config.x_range)
 
@@ -30,21 +49,18 @@ def build(config: ml_collections.ConfigDict, data_dir: str | None = None) -> Exe
         "coefficient_error": jnp.max(jnp.abs(fitted - true_coefficients)),
     }
 
-  task = Task(
-      model=PolynomialRegression(degree=len(config.coefficients) - 1),
-      loss=mean_squared_error,
-      optimizer=make_optimizer(config.optimizer, config.learning_rate),
-      batch_size=config.batch_size,
-      eval_batch_size=config.num_test,
-  )
-  return Exercise(task=task, make_data=make_data, describe=describe, plot=plot_fits)
+  task = Task(model=PolynomialRegression(degree=len(config.coefficients) - 1),
+              loss=mean_squared_error, optimizer=make_optimizer(config.optimizer),
+              batch_size=config.batch_size)
+  return supervised_trainer(task, config.num_epochs, tuning.decide(eval_batch_size=config.num_test),
+                            make_data=make_data, describe=describe, plot=plot_fits)
 
 
 def plot_fits(result, workdir) -> list:
   """Training data of the first seed at each sweep point, with the true and the fitted curves."""
   coefficients = np.asarray(result.config.coefficients, np.float32)
-  fitted = result.outputs["coefficients"]  # (seeds, points, degree + 1)
-  train = result.fit.train_data
+  fitted = result.run.outputs["coefficients"]  # (seeds, points, degree + 1)
+  train = result.run.train_data
   x_grid = np.linspace(*result.config.x_range, 200)
   panels = []
   for point in range(result.sweep.num_points):
@@ -64,4 +80,5 @@ def plot_fits(result, workdir) -> list:
   return [path]
 
 
-SPEC = ExerciseSpec(build=build, sweepable=("learning_rate", "noise"))
+EXERCISE = Exercise("regression", rules.Schema(FIELDS, ("learning_rate", "noise"), check),
+                    make_trainer)

@@ -4,38 +4,66 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from rabbitjax import plots
-from rabbitjax.exercises.base import Exercise, ExerciseSpec
+from rabbitjax import config as rules
+from rabbitjax import plots, tuning
+from rabbitjax.exercises.base import Exercise, Trainer, agent_trainer
 from rabbitjax.rl import (
     CartPole,
     FrozenLake,
+    QApproxParams,
+    QLearningParams,
+    ReinforceParams,
     greedy_policy,
     make_q_approx,
     make_q_learning,
     make_reinforce,
     policy_values,
-    run_sweep,
     value_iteration,
 )
 from rabbitjax.rl.environments import FrozenLakeParams
+from rabbitjax.train import OPTIMIZERS
 
 # Where REINFORCE's policy is watched during training: pi(push right | s) should go to 1 when the
 # pole falls right, to 0 when it falls left.
-PROBE_STATES = {
-    "upright": (0.0, 0.0, 0.0, 0.0),
-    "falling_left": (0.0, 0.0, -0.1, -0.5),
-    "falling_right": (0.0, 0.0, 0.1, 0.5),
+PUSH_RIGHT = 1
+PROBES = {
+    "p_right_upright": ((0.0, 0.0, 0.0, 0.0), PUSH_RIGHT),
+    "p_right_falling_left": ((0.0, 0.0, -0.1, -0.5), PUSH_RIGHT),
+    "p_right_falling_right": ((0.0, 0.0, 0.1, 0.5), PUSH_RIGHT),
+}
+# CartPole-v1 counts as solved by the mean return of 100 consecutive episodes.
+RETURN_WINDOW = 100
+
+# The fields both Q-learners have.
+Q_FIELDS = {
+    "gamma": rules.PROBABILITY,
+    "learning_rate": rules.POSITIVE,
+    "epsilon": rules.PROBABILITY,
+    "epsilon_decay_fraction": rules.PROBABILITY,
+    "total_steps": rules.COUNT,
+    "num_logs": rules.COUNT,
 }
 
 
-def build_q_learning(config: ml_collections.ConfigDict, data_dir=None) -> Exercise:
+def check_chunks(config: ml_collections.ConfigDict) -> None:
+  """The steps must split into num_logs equal logged chunks."""
+  if config.total_steps % config.num_logs:
+    raise rules.ConfigError(f"config.num_logs={config.num_logs!r} is invalid: must divide "
+                            f"config.total_steps={config.total_steps}")
+
+
+def q_learning_params(config: ml_collections.ConfigDict) -> QLearningParams:
+  return QLearningParams(
+      gamma=config.gamma, total_steps=config.total_steps, num_logs=config.num_logs,
+      epsilon_decay_steps=int(config.epsilon_decay_fraction * config.total_steps))
+
+
+def make_q_learning_trainer(config: ml_collections.ConfigDict) -> Trainer:
   """Tabular Q-learning on FrozenLake 4x4, judged against value iteration on the same model."""
-  del data_dir
   env = FrozenLake()
   env_params = FrozenLakeParams(slippery=config.slippery, max_steps=config.max_episode_steps)
   probabilities, rewards = env.transition_model(env_params)
   optimal_values, optimal_q = value_iteration(probabilities, rewards, config.gamma)
-  train = make_q_learning(config, env, env_params)
 
   def describe(q_values):
     greedy_values = policy_values(probabilities, rewards, greedy_policy(q_values), config.gamma)
@@ -53,7 +81,7 @@ def build_q_learning(config: ml_collections.ConfigDict, data_dir=None) -> Exerci
     maps = [plots.ValueMap("value iteration: V*(s), optimal policy",
                            np.asarray(optimal_values), np.argmax(np.asarray(optimal_q), -1))]
     for point in range(result.sweep.num_points):
-      q_values = result.outputs["q_values"][0, point]
+      q_values = result.run.outputs["q_values"][0, point]
       maps.append(plots.ValueMap(f"Q-learning, seed {result.sweep.seeds[0]}, "
                                  f"{plots.point_label(result.sweep, point)}",
                                  q_values.max(-1), q_values.argmax(-1)))
@@ -62,25 +90,50 @@ def build_q_learning(config: ml_collections.ConfigDict, data_dir=None) -> Exerci
                           f"{result.label}: V(s) = max_a Q(s, a) and greedy actions", path)
     return [path]
 
-  return Exercise(train=lambda sweep: run_sweep(train, sweep), describe=describe, plot=plot)
+  train = make_q_learning(q_learning_params(config), env, env_params)
+  return agent_trainer(train, config.num_logs, "chunk", tuning.decide(), describe=describe,
+                       plot=plot)
 
 
-def build_q_approx(config: ml_collections.ConfigDict, data_dir=None) -> Exercise:
+def make_q_approx_trainer(config: ml_collections.ConfigDict) -> Trainer:
   """Q-learning with an MLP Q-function on CartPole-v1."""
-  del data_dir
   env = CartPole()
-  train = make_q_approx(config, env, env.default_params)
-  return Exercise(train=lambda sweep: run_sweep(train, sweep))
+  params = QApproxParams(**vars(q_learning_params(config)), hidden=tuple(config.hidden),
+                         num_envs=config.num_envs, optimizer=config.optimizer,
+                         target_period=config.target_period)
+  return agent_trainer(make_q_approx(params, env, env.default_params), config.num_logs, "chunk",
+                       tuning.decide())
 
 
-def build_reinforce(config: ml_collections.ConfigDict, data_dir=None) -> Exercise:
+def check_reinforce(config: ml_collections.ConfigDict) -> None:
+  if RETURN_WINDOW % config.episodes_per_update:
+    raise rules.ConfigError(f"config.episodes_per_update={config.episodes_per_update!r} is "
+                            f"invalid: must divide the {RETURN_WINDOW}-episode return window")
+
+
+def make_reinforce_trainer(config: ml_collections.ConfigDict) -> Trainer:
   """REINFORCE with a softmax MLP policy on CartPole-v1, with or without a learned baseline."""
-  del data_dir
   env = CartPole()
-  train = make_reinforce(config, env, env.default_params, PROBE_STATES)
-  return Exercise(train=lambda sweep: run_sweep(train, sweep))
+  params = ReinforceParams(
+      hidden=tuple(config.hidden), gamma=config.gamma, optimizer=config.optimizer,
+      baseline=config.baseline, baseline_learning_rate=config.baseline_learning_rate,
+      episodes_per_update=config.episodes_per_update, num_updates=config.num_updates,
+      return_window=RETURN_WINDOW, probes=PROBES)
+  return agent_trainer(make_reinforce(params, env, env.default_params), config.num_updates,
+                       "update", tuning.decide())
 
 
-Q_LEARNING = ExerciseSpec(build=build_q_learning, sweepable=("epsilon", "learning_rate"))
-Q_APPROX = ExerciseSpec(build=build_q_approx, sweepable=("epsilon", "learning_rate"))
-REINFORCE = ExerciseSpec(build=build_reinforce, sweepable=("learning_rate",))
+Q_LEARNING = Exercise("q_learning", rules.Schema(
+    {**Q_FIELDS, "slippery": rules.BOOLEAN, "max_episode_steps": rules.COUNT,
+     "optimal_tolerance": rules.NON_NEGATIVE},
+    ("epsilon", "learning_rate"), check_chunks), make_q_learning_trainer)
+Q_APPROX = Exercise("q_approx", rules.Schema(
+    {**Q_FIELDS, "hidden": rules.integers(1), "num_envs": rules.COUNT,
+     "optimizer": rules.one_of(OPTIMIZERS), "target_period": rules.COUNT},
+    ("epsilon", "learning_rate"), check_chunks), make_q_approx_trainer)
+REINFORCE = Exercise("reinforce", rules.Schema(
+    {"baseline": rules.BOOLEAN, "hidden": rules.integers(1), "gamma": rules.PROBABILITY,
+     "optimizer": rules.one_of(OPTIMIZERS), "learning_rate": rules.POSITIVE,
+     "baseline_learning_rate": rules.POSITIVE, "episodes_per_update": rules.COUNT,
+     "num_updates": rules.COUNT},
+    ("learning_rate",), check_reinforce), make_reinforce_trainer)

@@ -3,10 +3,14 @@
 import jax
 import ml_collections
 
+from rabbitjax import config as rules
+from rabbitjax import tuning
 from rabbitjax.data import binary_addition
-from rabbitjax.exercises.base import Exercise, ExerciseSpec
+from rabbitjax.exercises.base import Exercise, Trainer, supervised_trainer
 from rabbitjax.models import BinaryAdder, SimpleRNN
+from rabbitjax.models.activations import ACTIVATIONS
 from rabbitjax.train import (
+    OPTIMIZERS,
     Task,
     bit_accuracy,
     make_optimizer,
@@ -14,10 +18,26 @@ from rabbitjax.train import (
     sequence_accuracy,
 )
 
+FIELDS = {
+    "units": rules.COUNT,
+    "activation": rules.one_of(ACTIVATIONS),
+    "dropout": rules.DROPOUT_RATE,
+    "recurrent_dropout": rules.DROPOUT_RATE,
+    # lax.scan's unroll: True (all steps), False (none) or that many steps per loop iteration.
+    "unroll": rules.Rule(lambda v: isinstance(v, bool) or (isinstance(v, int) and v >= 1),
+                         "True, False or an integer >= 1"),
+    "num_train": rules.COUNT,
+    "num_test": rules.COUNT,
+    "optimizer": rules.one_of(OPTIMIZERS),
+    "learning_rate": rules.POSITIVE,
+    "batch_size": rules.COUNT,
+    "eval_batch_size": rules.AUTOMATIC_OR_COUNT,
+    "num_epochs": rules.COUNT,
+}
 
-def build(config: ml_collections.ConfigDict, data_dir: str | None = None) -> Exercise:
+
+def make_trainer(config: ml_collections.ConfigDict) -> Trainer:
   """SimpleRNN + Dense(1, sigmoid) trained with MSE on fresh sequences drawn per seed."""
-  del data_dir  # Synthetic data only.
 
   def make_data(key, hparams):
     del hparams
@@ -27,15 +47,11 @@ def build(config: ml_collections.ConfigDict, data_dir: str | None = None) -> Exe
   model = BinaryAdder(SimpleRNN(units=config.units, activation=config.activation,
                                 dropout=config.dropout, recurrent_dropout=config.recurrent_dropout,
                                 unroll=config.unroll))
-  task = Task(
-      model=model,
-      loss=mean_squared_error,
-      optimizer=make_optimizer(config.optimizer, config.learning_rate),
-      batch_size=config.batch_size,
-      eval_batch_size=config.eval_batch_size or 1024,  # 0: automatic
-      metrics={"bit_accuracy": bit_accuracy, "sequence_accuracy": sequence_accuracy},
-  )
-  return Exercise(task=task, make_data=make_data)
+  task = Task(model=model, loss=mean_squared_error, optimizer=make_optimizer(config.optimizer),
+              batch_size=config.batch_size,
+              metrics={"bit_accuracy": bit_accuracy, "sequence_accuracy": sequence_accuracy})
+  chosen = tuning.decide(eval_batch_size=config.eval_batch_size, default_eval_batch_size=1024)
+  return supervised_trainer(task, config.num_epochs, chosen, make_data=make_data)
 
 
-SPEC = ExerciseSpec(build=build, sweepable=("learning_rate",))
+EXERCISE = Exercise("rnn_binary_addition", rules.Schema(FIELDS, ("learning_rate",)), make_trainer)

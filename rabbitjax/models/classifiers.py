@@ -1,28 +1,31 @@
-"""The course's classifiers as Linen modules; each returns logits (losses apply the softmax)."""
+"""The course's networks as Linen modules; each returns logits (losses apply the softmax)."""
 
 import jax
 from flax import linen as nn
 
+from rabbitjax.models.activations import ACTIVATIONS
 from rabbitjax.models.conv import Conv, max_pool_2x2
-from rabbitjax.models.rnn import ACTIVATIONS
 
 
 class MLP(nn.Module):
-  """Flatten, then Dense layers with `activation` and dropout after each hidden one.
+  """Dense layers with `activation` and dropout after each hidden one, on flattened inputs.
 
   hidden=() with outputs=1 is the course's perceptron (Dense(1) + sigmoid in the loss);
   hidden=() with 10 outputs is softmax regression; (12,) with 3 outputs the iris net;
-  (512, 512) with dropout 0.2 the MNIST MLP.
+  (512, 512) with dropout 0.2 the MNIST MLP; the RL agents' Q-network, policy and baseline.
+  flatten=False keeps every leading axis (an agent's (time, episodes, observation) batches).
   """
 
   hidden: tuple = ()
   outputs: int = 10
   activation: str = "relu"
   dropout: float = 0.0
+  flatten: bool = True
 
   @nn.compact
   def __call__(self, x: jax.Array, *, train: bool = False) -> jax.Array:
-    x = x.reshape(x.shape[0], -1)
+    if self.flatten:
+      x = x.reshape(x.shape[0], -1)
     for width in self.hidden:
       x = ACTIVATIONS[self.activation](nn.Dense(width)(x))
       x = nn.Dropout(self.dropout, deterministic=not train)(x)
@@ -32,10 +35,10 @@ class MLP(nn.Module):
 class MnistCNN(nn.Module):
   """conv32-conv64 (3x3, valid, relu), maxpool 2, dropout .25, dense 128 relu, dropout .5, dense 10.
 
-  conv_impl: 'auto', 'lax', 'im2col' or 'im2col_bf16'; see models/conv.py.
+  conv_impl: 'lax', 'im2col' or 'im2col_bf16'; see models/conv.py.
   """
 
-  conv_impl: str = "auto"
+  conv_impl: str = "lax"
 
   @nn.compact
   def __call__(self, x: jax.Array, *, train: bool = False) -> jax.Array:
@@ -53,7 +56,7 @@ class CifarCNN(nn.Module):
   conv_impl: as MnistCNN's.
   """
 
-  conv_impl: str = "auto"
+  conv_impl: str = "lax"
 
   @nn.compact
   def __call__(self, x: jax.Array, *, train: bool = False) -> jax.Array:

@@ -5,49 +5,22 @@ forward + backward, runs 24x slower inside a `lax.scan` (where the engine runs e
 outside one, and even outside a loop it is 3x slower than the im2col formulation here: the
 kernel-size-many shifted views of the input concatenated along channels, then one matmul.
 
-Implementations:
+Implementations (`rabbitjax.tuning` chooses one per machine; the model just takes it):
   'lax':         `lax.conv_general_dilated` (GPUs and TPUs).
   'im2col':      shifted views + one float32 matmul; the same numbers as 'lax'.
   'im2col_bf16': the same with the matmul's operands in bfloat16, accumulated and returned in
                  float32 (what JAX's default precision does for float32 matmuls on TPU). On a CPU
                  with AMX-BF16 the conv matmuls run 2-5x faster than in float32 and the whole
                  CIFAR-10 CNN step ~1.5x; on one with AVX512-BF16 but no AMX, 1.6x slower.
-  'auto':        'lax' on GPU/TPU; on CPU 'im2col_bf16' where the CPU has AMX-BF16 tile units,
-                 else 'im2col'.
 """
 
 import functools
-import pathlib
 
 import jax
 import jax.numpy as jnp
 from flax import linen as nn
 
-IMPLEMENTATIONS = ("auto", "lax", "im2col", "im2col_bf16")
-
-
-@functools.cache
-def cpu_has_amx_bf16(cpuinfo: str = "/proc/cpuinfo") -> bool:
-  """Whether this CPU has AMX-BF16 matrix tiles (the flags of Linux's `cpuinfo` file).
-
-  AVX512-BF16 alone does not count: XLA:CPU's bfloat16 matmuls ran slower there than float32.
-  """
-  try:
-    flags = pathlib.Path(cpuinfo).read_text().split()
-  except OSError:
-    return False
-  return "amx_bf16" in flags
-
-
-def resolve_impl(impl: str) -> str:
-  """The implementation 'auto' stands for on this backend (others are returned unchanged)."""
-  if impl not in IMPLEMENTATIONS:
-    raise ValueError(f"conv impl {impl!r} is not known; choose one of {', '.join(IMPLEMENTATIONS)}")
-  if impl != "auto":
-    return impl
-  if jax.default_backend() != "cpu":
-    return "lax"
-  return "im2col_bf16" if cpu_has_amx_bf16() else "im2col"
+IMPLEMENTATIONS = ("lax", "im2col", "im2col_bf16")
 
 
 def _shifted_views(inputs: jax.Array, kernel_h: int, kernel_w: int, dtype) -> jax.Array:
@@ -135,19 +108,20 @@ class Conv(nn.Module):
   features: int
   kernel_size: tuple = (3, 3)
   padding: str = "VALID"
-  impl: str = "auto"
+  impl: str = "lax"
 
   @nn.compact
   def __call__(self, inputs: jax.Array) -> jax.Array:
+    if self.impl not in IMPLEMENTATIONS:
+      raise ValueError(f"conv impl {self.impl!r} is not one of {', '.join(IMPLEMENTATIONS)}")
     kernel = self.param("kernel", nn.initializers.lecun_normal(),
                         (*self.kernel_size, inputs.shape[-1], self.features))
     bias = self.param("bias", nn.initializers.zeros_init(), (self.features,))
-    impl = resolve_impl(self.impl)
-    if impl == "lax":
+    if self.impl == "lax":
       outputs = jax.lax.conv_general_dilated(inputs, kernel, (1, 1), self.padding,
                                              dimension_numbers=("NHWC", "HWIO", "NHWC"))
     else:
-      dtype = jnp.bfloat16 if impl == "im2col_bf16" else jnp.float32
+      dtype = jnp.bfloat16 if self.impl == "im2col_bf16" else jnp.float32
       outputs = im2col_conv(inputs, kernel, self.padding, dtype)
     return outputs + bias
 

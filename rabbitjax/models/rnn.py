@@ -4,7 +4,7 @@ import jax
 import jax.numpy as jnp
 from flax import linen as nn
 
-ACTIVATIONS = {"relu": nn.relu, "sigmoid": nn.sigmoid, "tanh": jnp.tanh}
+from rabbitjax.models.activations import ACTIVATIONS
 
 
 def sequence_dropout_mask(module: nn.Module, rate: float, shape, train: bool):

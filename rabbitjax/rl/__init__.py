@@ -1,6 +1,9 @@
 """Reinforcement learning: pure environments, tabular planning, and agents trained in one scan."""
 
 from rabbitjax.rl.agents import (
+    QApproxParams,
+    QLearningParams,
+    ReinforceParams,
     epsilon_greedy,
     make_q_approx,
     make_q_learning,
@@ -9,11 +12,13 @@ from rabbitjax.rl.agents import (
 )
 from rabbitjax.rl.environments import CartPole, FrozenLake, Timestep, step_and_reset
 from rabbitjax.rl.planning import greedy_policy, policy_values, value_iteration
-from rabbitjax.rl.runner import run_sweep
 
 __all__ = [
     "CartPole",
     "FrozenLake",
+    "QApproxParams",
+    "QLearningParams",
+    "ReinforceParams",
     "Timestep",
     "epsilon_greedy",
     "greedy_policy",
@@ -22,7 +27,6 @@ __all__ = [
     "make_reinforce",
     "policy_values",
     "q_learning_update",
-    "run_sweep",
     "step_and_reset",
     "value_iteration",
 ]

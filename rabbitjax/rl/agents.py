@@ -1,19 +1,86 @@
 """Q-learning (tabular and with function approximation) and REINFORCE, PureJaxRL-style.
 
-Each `make_*(config, env, env_params)` returns `train(key, hparams) -> (final, history)`: the
-whole training is one `lax.scan`, so `jax.jit(over_runs(train, ...))` trains every seed and
-hyper-parameter point of a sweep in one compiled program. `history` maps metric names to arrays
-with one entry per logging chunk (or per update, for REINFORCE).
+Each `make_*(params, env, env_params)` takes the agent's typed parameters and returns
+`train(key, hparams) -> (final, history)`: the whole training is one `lax.scan`, so
+`rabbitjax.train.train_agents` trains every seed and hyper-parameter point of a sweep in one
+compiled program. `hparams` are the run's swept values (epsilon, learning_rate); `history` maps
+metric names to arrays with one entry per logging chunk (or per update, for REINFORCE).
 """
+
+import dataclasses
+from typing import Mapping
 
 import jax
 import jax.numpy as jnp
 import optax
-from flax import linen as nn
 
+from rabbitjax.models import MLP
 from rabbitjax.rl import planning
 from rabbitjax.rl.environments import step_and_reset
-from rabbitjax.train.optimizers import make_optimizer, set_hyperparams
+from rabbitjax.train.optimizers import make_optimizer, optimizer_step
+
+
+@dataclasses.dataclass(frozen=True)
+class QLearningParams:
+  """What a Q-learner needs besides its swept epsilon and learning rate.
+
+  Attributes:
+    gamma: discount.
+    total_steps: environment steps (per environment), in `num_logs` equal logged chunks.
+    num_logs: logged chunks; must divide total_steps.
+    epsilon_decay_steps: epsilon decays linearly from 1.0 to the swept value over these
+      steps; 0 keeps it constant.
+  """
+
+  gamma: float
+  total_steps: int
+  num_logs: int
+  epsilon_decay_steps: int
+
+
+@dataclasses.dataclass(frozen=True)
+class QApproxParams(QLearningParams):
+  """A Q-network learner's further parameters.
+
+  Attributes:
+    hidden: the Q-network's hidden widths (relu).
+    num_envs: environments stepped in parallel; each step learns from their batch.
+    optimizer: a name from rabbitjax.train.OPTIMIZERS.
+    target_period: steps between copies of the online network to the target (1: none).
+  """
+
+  hidden: tuple[int, ...] = (64, 64)
+  num_envs: int = 16
+  optimizer: str = "adam"
+  target_period: int = 1
+
+
+@dataclasses.dataclass(frozen=True)
+class ReinforceParams:
+  """REINFORCE's parameters besides its swept learning rate.
+
+  Attributes:
+    hidden: hidden widths (relu) of the policy and of the baseline.
+    gamma: discount.
+    optimizer: the policy's optimizer, a name from rabbitjax.train.OPTIMIZERS.
+    baseline: subtract a learned state-value baseline from the returns.
+    baseline_learning_rate: the baseline's Adam step size.
+    episodes_per_update: whole episodes played per update.
+    num_updates: updates (history entries).
+    return_window: episodes in the logged moving average of returns; a multiple of
+      episodes_per_update.
+    probes: metric name -> (observation, action): pi(action | observation) is logged per update.
+  """
+
+  hidden: tuple[int, ...]
+  gamma: float
+  optimizer: str
+  baseline: bool
+  baseline_learning_rate: float
+  episodes_per_update: int
+  num_updates: int
+  return_window: int
+  probes: Mapping[str, tuple[tuple[float, ...], int]] = dataclasses.field(default_factory=dict)
 
 
 def epsilon_greedy(key, q_values, epsilon):
@@ -38,8 +105,8 @@ def _finished_episodes(done, episode_returns):
   return count, jnp.sum(jnp.where(done, episode_returns, 0.0)) / jnp.maximum(count, 1)
 
 
-def train_in_chunks(env_step, carry, config, chunk_metrics=lambda carry: {}):
-  """Runs `config.total_steps` calls of `env_step` as `num_logs` logged chunks, in one scan.
+def train_in_chunks(env_step, carry, params: QLearningParams, chunk_metrics=lambda carry: {}):
+  """Runs `params.total_steps` calls of `env_step` as `num_logs` logged chunks, in one scan.
 
   `env_step(carry, step) -> (carry, (done, episode_return, epsilon))`. Each chunk logs the mean
   return of the episodes that ended in it, their number, the last epsilon, and
@@ -48,7 +115,7 @@ def train_in_chunks(env_step, carry, config, chunk_metrics=lambda carry: {}):
   Returns:
     (final carry, history: metric -> (num_logs,)).
   """
-  steps_per_log = config.total_steps // config.num_logs
+  steps_per_log = params.total_steps // params.num_logs
 
   def chunk(carry, chunk_index):
     steps = chunk_index * steps_per_log + jnp.arange(steps_per_log)
@@ -57,7 +124,7 @@ def train_in_chunks(env_step, carry, config, chunk_metrics=lambda carry: {}):
     return carry, {"episode_return": mean_return, "episodes": episodes.astype(jnp.float32),
                    "epsilon": epsilons[-1], **chunk_metrics(carry)}
 
-  return jax.lax.scan(chunk, carry, jnp.arange(config.num_logs))
+  return jax.lax.scan(chunk, carry, jnp.arange(params.num_logs))
 
 
 # --- Tabular Q-learning --------------------------------------------------------------------
@@ -72,7 +139,7 @@ def q_learning_update(q_values, obs, action, reward, next_obs, terminated, learn
   return q_values.at[obs, action].add(learning_rate * td_error)
 
 
-def make_q_learning(config, env, env_params):
+def make_q_learning(params: QLearningParams, env, env_params):
   """Tabular Q-learning with epsilon-greedy exploration on a tabular env (FrozenLake).
 
   hparams: epsilon (constant, or the final value of a decay from 1.0), learning_rate.
@@ -80,7 +147,6 @@ def make_q_learning(config, env, env_params):
   and the exact discounted value of the greedy policy at the start state (from the env's model).
   """
   probabilities, rewards = env.transition_model(env_params)
-  decay_steps = int(config.epsilon_decay_fraction * config.total_steps)
 
   def train(key, hparams):
     reset_key, key = jax.random.split(key)
@@ -90,11 +156,11 @@ def make_q_learning(config, env, env_params):
     def env_step(carry, step):
       q_values, obs, env_state, episode_return, key = carry
       key, action_key, env_key = jax.random.split(key, 3)
-      epsilon = epsilon_at(step, hparams["epsilon"], decay_steps)
+      epsilon = epsilon_at(step, hparams["epsilon"], params.epsilon_decay_steps)
       action = epsilon_greedy(action_key, q_values[obs], epsilon)
       timestep, next_obs, env_state = step_and_reset(env, env_key, env_state, action, env_params)
       q_values = q_learning_update(q_values, obs, action, timestep.reward, timestep.obs,
-                                   timestep.terminated, hparams["learning_rate"], config.gamma)
+                                   timestep.terminated, hparams["learning_rate"], params.gamma)
       episode_return = episode_return + timestep.reward
       done = timestep.terminated | timestep.truncated
       carry = (q_values, next_obs, env_state, jnp.where(done, 0.0, episode_return), key)
@@ -102,11 +168,11 @@ def make_q_learning(config, env, env_params):
 
     def greedy_value(carry):
       greedy = planning.greedy_policy(carry[0])
-      values = planning.policy_values(probabilities, rewards, greedy, config.gamma)
+      values = planning.policy_values(probabilities, rewards, greedy, params.gamma)
       return {"greedy_value": values[env.start]}
 
     carry = (q_values, obs, env_state, jnp.float32(0.0), key)
-    carry, history = train_in_chunks(env_step, carry, config, greedy_value)
+    carry, history = train_in_chunks(env_step, carry, params, greedy_value)
     return carry[0], history
 
   return train
@@ -114,20 +180,7 @@ def make_q_learning(config, env, env_params):
 
 # --- Q-learning with function approximation ------------------------------------------------
 
-class MLP(nn.Module):
-  """A small relu MLP: the Q-network, the policy (logits) and the baseline."""
-
-  hidden: tuple
-  outputs: int
-
-  @nn.compact
-  def __call__(self, x):
-    for width in self.hidden:
-      x = nn.relu(nn.Dense(width)(x))
-    return nn.Dense(self.outputs)(x)
-
-
-def make_q_approx(config, env, env_params):
+def make_q_approx(params: QApproxParams, env, env_params):
   """Semi-gradient Q-learning with an MLP over `num_envs` parallel envs, and a target network.
 
   Each step acts epsilon-greedily in every env and takes one optimizer step on the squared TD
@@ -136,46 +189,45 @@ def make_q_approx(config, env, env_params):
   one every `target_period` steps (1: no target network). No replay buffer.
   hparams: epsilon (final value of the decay), learning_rate.
   """
-  network = MLP(tuple(config.hidden), env.num_actions)
-  optimizer = make_optimizer(config.optimizer, config.learning_rate)
-  decay_steps = int(config.epsilon_decay_fraction * config.total_steps)
-  num_envs = config.num_envs
+  network = MLP(tuple(params.hidden), env.num_actions, flatten=False)
+  optimizer = make_optimizer(params.optimizer)
+  num_envs = params.num_envs
 
-  def td_loss(params, target_params, obs, actions, timestep):
-    q_taken = jnp.take_along_axis(network.apply(params, obs), actions[:, None], axis=-1)[:, 0]
-    next_q = jnp.max(network.apply(target_params, timestep.obs), axis=-1)
-    target = timestep.reward + jnp.where(timestep.terminated, 0.0, config.gamma * next_q)
+  def td_loss(weights, target_weights, obs, actions, timestep):
+    q_taken = jnp.take_along_axis(network.apply(weights, obs), actions[:, None], axis=-1)[:, 0]
+    next_q = jnp.max(network.apply(target_weights, timestep.obs), axis=-1)
+    target = timestep.reward + jnp.where(timestep.terminated, 0.0, params.gamma * next_q)
     return jnp.mean(jnp.square(q_taken - jax.lax.stop_gradient(target)))
 
   def train(key, hparams):
     init_key, reset_key, key = jax.random.split(key, 3)
     obs, env_states = jax.vmap(env.reset, (0, None))(jax.random.split(reset_key, num_envs),
                                                      env_params)
-    params = network.init(init_key, obs)
-    opt_state = set_hyperparams(optimizer.init(params), hparams)
+    weights = network.init(init_key, obs)
+    opt_state = optimizer.init(weights)
 
     def env_step(carry, step):
-      params, target_params, opt_state, obs, env_states, episode_returns, key = carry
+      weights, target_weights, opt_state, obs, env_states, episode_returns, key = carry
       key, action_key, env_key = jax.random.split(key, 3)
-      epsilon = epsilon_at(step, hparams["epsilon"], decay_steps)
+      epsilon = epsilon_at(step, hparams["epsilon"], params.epsilon_decay_steps)
       actions = jax.vmap(epsilon_greedy, (0, 0, None))(
-          jax.random.split(action_key, num_envs), network.apply(params, obs), epsilon)
+          jax.random.split(action_key, num_envs), network.apply(weights, obs), epsilon)
       timestep, next_obs, env_states = jax.vmap(step_and_reset, (None, 0, 0, 0, None))(
           env, jax.random.split(env_key, num_envs), env_states, actions, env_params)
-      grads = jax.grad(td_loss)(params, target_params, obs, actions, timestep)
-      updates, opt_state = optimizer.update(grads, opt_state, params)
-      params = optax.apply_updates(params, updates)
-      refresh = (step + 1) % config.target_period == 0
-      target_params = jax.tree.map(lambda new, old: jnp.where(refresh, new, old),
-                                   params, target_params)
+      grads = jax.grad(td_loss)(weights, target_weights, obs, actions, timestep)
+      weights, opt_state = optimizer_step(optimizer, weights, opt_state, grads,
+                                          hparams["learning_rate"])
+      refresh = (step + 1) % params.target_period == 0
+      target_weights = jax.tree.map(lambda new, old: jnp.where(refresh, new, old),
+                                    weights, target_weights)
       episode_returns = episode_returns + timestep.reward
       done = timestep.terminated | timestep.truncated
-      carry = (params, target_params, opt_state, next_obs, env_states,
+      carry = (weights, target_weights, opt_state, next_obs, env_states,
                jnp.where(done, 0.0, episode_returns), key)
       return carry, (done, episode_returns, epsilon)
 
-    carry = (params, params, opt_state, obs, env_states, jnp.zeros(num_envs), key)
-    carry, history = train_in_chunks(env_step, carry, config)
+    carry = (weights, weights, opt_state, obs, env_states, jnp.zeros(num_envs), key)
+    carry, history = train_in_chunks(env_step, carry, params)
     return carry[0], history
 
   return train
@@ -195,26 +247,25 @@ def discounted_returns(rewards, alive, gamma):
   return returns
 
 
-def make_reinforce(config, env, env_params, probe_states):
+def make_reinforce(params: ReinforceParams, env, env_params):
   """REINFORCE: theta <- theta + eps * grad J, with J's gradient from Monte-Carlo returns.
 
   Each update plays `episodes_per_update` whole episodes with the softmax policy, then ascends
   sum_t log pi(a_t | s_t) * (G_t - b(s_t)), where b is a learned state-value baseline when
-  `config.baseline` (trained on the same returns by squared error) and 0 otherwise.
-  hparams: learning_rate. Logged per update: the mean return of its episodes and of the last 100
-  episodes, and pi(push right | s) at each of `probe_states` (name -> observation), which makes
-  the policy visible over training.
+  `params.baseline` (trained on the same returns by squared error) and 0 otherwise.
+  hparams: learning_rate. Logged per update: the mean return of its episodes and of the last
+  `return_window` episodes, and pi(action | observation) for each of `params.probes`, which
+  makes the policy visible over training.
   """
-  if 100 % config.episodes_per_update:
-    raise ValueError(f"episodes_per_update={config.episodes_per_update} must divide 100")
-  recent_updates = 100 // config.episodes_per_update
-  probe_names = list(probe_states)
-  probe_obs = jnp.stack([jnp.asarray(probe_states[name], jnp.float32) for name in probe_names])
-  policy = MLP(tuple(config.hidden), env.num_actions)
-  baseline = MLP(tuple(config.hidden), 1)
-  policy_optimizer = make_optimizer(config.optimizer, config.learning_rate)
-  baseline_optimizer = optax.adam(config.baseline_learning_rate)
-  num_episodes, horizon = config.episodes_per_update, env_params.max_steps
+  recent_updates = params.return_window // params.episodes_per_update
+  probe_obs = jnp.asarray([obs for obs, _ in params.probes.values()], jnp.float32).reshape(
+      len(params.probes), env.observation_size)
+  probe_actions = jnp.asarray([action for _, action in params.probes.values()], jnp.int32)
+  policy = MLP(tuple(params.hidden), env.num_actions, flatten=False)
+  baseline = MLP(tuple(params.hidden), 1, flatten=False)
+  policy_optimizer = make_optimizer(params.optimizer)
+  baseline_optimizer = optax.adam(params.baseline_learning_rate)
+  num_episodes, horizon = params.episodes_per_update, env_params.max_steps
 
   def play(policy_params, key):
     """Episodes in parallel for the full horizon; `alive` masks steps after each one ended."""
@@ -235,12 +286,12 @@ def make_reinforce(config, env, env_params, probe_states):
     _, trajectory = jax.lax.scan(step, (obs, states, alive), jax.random.split(key, horizon))
     return trajectory  # each (horizon, episodes, ...)
 
-  def losses(params, trajectory):
-    policy_params, baseline_params = params
+  def losses(weights, trajectory):
+    policy_params, baseline_params = weights
     obs, actions, rewards, alive = trajectory
-    returns = discounted_returns(rewards, alive, config.gamma)
+    returns = discounted_returns(rewards, alive, params.gamma)
     values = baseline.apply(baseline_params, obs)[..., 0]
-    advantages = returns - (jax.lax.stop_gradient(values) if config.baseline else 0.0)
+    advantages = returns - (jax.lax.stop_gradient(values) if params.baseline else 0.0)
     log_probs = jax.nn.log_softmax(policy.apply(policy_params, obs))
     taken = jnp.take_along_axis(log_probs, actions[..., None], axis=-1)[..., 0]
     # Minus J: descending it is theta <- theta + eps * grad J.
@@ -251,30 +302,33 @@ def make_reinforce(config, env, env_params, probe_states):
   def train(key, hparams):
     policy_key, baseline_key, key = jax.random.split(key, 3)
     sample_obs = jnp.zeros((1, env.observation_size))
-    params = (policy.init(policy_key, sample_obs), baseline.init(baseline_key, sample_obs))
-    opt_states = (set_hyperparams(policy_optimizer.init(params[0]), hparams),
-                  baseline_optimizer.init(params[1]))
+    weights = (policy.init(policy_key, sample_obs), baseline.init(baseline_key, sample_obs))
+    opt_states = (policy_optimizer.init(weights[0]), baseline_optimizer.init(weights[1]))
 
     def update(carry, update_key):
-      params, opt_states, recent_returns = carry
-      trajectory = play(params[0], update_key)
+      weights, opt_states, recent_returns = carry
+      trajectory = play(weights[0], update_key)
       # One pass for both gradients: the policy loss sees the baseline only through
       # stop_gradient and the baseline loss never sees the policy, so the sum's gradient holds
       # each loss's own gradient.
-      policy_grads, baseline_grads = jax.grad(lambda p: sum(losses(p, trajectory)))(params)
-      policy_updates, policy_state = policy_optimizer.update(policy_grads, opt_states[0])
+      policy_grads, baseline_grads = jax.grad(lambda w: sum(losses(w, trajectory)))(weights)
+      policy_weights, policy_state = optimizer_step(policy_optimizer, weights[0], opt_states[0],
+                                                    policy_grads, hparams["learning_rate"])
       baseline_updates, baseline_state = baseline_optimizer.update(baseline_grads, opt_states[1])
-      params = (optax.apply_updates(params[0], policy_updates),
-                optax.apply_updates(params[1], baseline_updates))
+      weights = (policy_weights, optax.apply_updates(weights[1], baseline_updates))
       mean_return = jnp.mean(jnp.sum(jnp.where(trajectory[3], trajectory[2], 0.0), axis=0))
       recent_returns = jnp.roll(recent_returns, -1).at[-1].set(mean_return)
-      push_right = jax.nn.softmax(policy.apply(params[0], probe_obs))[:, 1]
-      metrics = {"episode_return": mean_return, "last_100_return": jnp.mean(recent_returns)}
-      metrics.update({f"p_right_{name}": push_right[i] for i, name in enumerate(probe_names)})
-      return (params, (policy_state, baseline_state), recent_returns), metrics
+      metrics = {"episode_return": mean_return,
+                 f"last_{params.return_window}_return": jnp.mean(recent_returns)}
+      if params.probes:
+        probabilities = jax.nn.softmax(policy.apply(weights[0], probe_obs))
+        probed = probabilities[jnp.arange(len(params.probes)), probe_actions]
+        metrics.update({name: probed[i] for i, name in enumerate(params.probes)})
+      return (weights, (policy_state, baseline_state), recent_returns), metrics
 
-    carry = (params, opt_states, jnp.zeros(recent_updates))
-    (params, _, _), history = jax.lax.scan(update, carry, jax.random.split(key, config.num_updates))
-    return params, history
+    carry = (weights, opt_states, jnp.zeros(recent_updates))
+    (weights, _, _), history = jax.lax.scan(update, carry,
+                                            jax.random.split(key, params.num_updates))
+    return weights, history
 
   return train

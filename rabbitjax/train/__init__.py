@@ -17,12 +17,12 @@ from rabbitjax.train.losses import (
     sequence_accuracy,
     softmax_cross_entropy,
 )
-from rabbitjax.train.optimizers import OPTIMIZERS, make_optimizer, set_hyperparams
-from rabbitjax.train.sweep import FitResult, Sweep, fit, make_sweep, over_runs
+from rabbitjax.train.optimizers import OPTIMIZERS, make_optimizer, optimizer_step
+from rabbitjax.train.sweep import RunResult, Sweep, fit, make_sweep, over_runs, train_agents
 
 __all__ = [
-    "FitResult",
     "OPTIMIZERS",
+    "RunResult",
     "Sweep",
     "Task",
     "TrainState",
@@ -35,11 +35,12 @@ __all__ = [
     "make_optimizer",
     "make_sweep",
     "mean_squared_error",
+    "optimizer_step",
     "over_runs",
     "sequence_accuracy",
     "run_epoch",
-    "set_hyperparams",
     "softmax_cross_entropy",
+    "train_agents",
     "train_epoch",
     "train_step",
 ]

@@ -13,10 +13,10 @@ import jax
 import jax.numpy as jnp
 import optax
 from flax import linen as nn
-from flax.training import train_state
+from flax import struct
 
 from rabbitjax.data import Dataset, num_examples, take
-from rabbitjax.train.optimizers import set_hyperparams
+from rabbitjax.train.optimizers import optimizer_step
 from rabbitjax.train.shuffle import permutation
 
 PerExampleFn = Callable[[jax.Array, jax.Array], jax.Array]
@@ -30,15 +30,14 @@ class Task:
   Attributes:
     model: a Linen module called as `model.apply(variables, inputs, train=...)`.
     loss: per-example loss (outputs, targets) -> (batch,), minimised.
-    optimizer: an optax transformation, usually from `make_optimizer` (vmappable hyper-params).
+    optimizer: from `make_optimizer`: its update takes the run's `learning_rate`.
     batch_size: training minibatch size; the last batch of an epoch may be partial (as in Keras).
     eval_batch_size: minibatch size for evaluation, bounds its memory.
     metrics: extra per-example metrics reported beside the loss, e.g. {"accuracy": accuracy}.
     shuffle: reshuffle the training set every epoch (Keras' default).
     microbatch_size: if set, each step's gradient is accumulated over micro-batches of this
-      many examples (it must divide batch_size): the same gradient as the whole batch, but
-      the activations of a micro-batch stay in cache. Measured 1.4x faster for the MNIST CNN
-      step on the 2-core CPU (BUILD_NOTES.md, "MNIST CNN on CPU").
+      many examples (it must divide batch_size): the same gradient as the whole batch.
+      `rabbitjax.tuning` decides it, and eval_batch_size, per backend.
   """
 
   model: nn.Module
@@ -50,29 +49,23 @@ class Task:
   shuffle: bool = True
   microbatch_size: int | None = None
 
-  def __post_init__(self):
-    if self.eval_batch_size < 1:
-      raise ValueError(f"eval_batch_size={self.eval_batch_size!r} must be >= 1")
-    if self.microbatch_size is not None and (
-        self.microbatch_size < 1 or self.batch_size % self.microbatch_size):
-      raise ValueError(f"microbatch_size={self.microbatch_size!r} must be >= 1 and divide "
-                       f"batch_size={self.batch_size}")
 
+@struct.dataclass
+class TrainState:
+  """One run's parameters, optimizer state, PRNG key (dropout) and swept values (its point)."""
 
-class TrainState(train_state.TrainState):
-  """Flax's TrainState plus the run's own PRNG key (shuffling and dropout)."""
-
+  params: dict
+  opt_state: optax.OptState
   key: jax.Array
+  hparams: dict[str, jax.Array]
 
 
 def create_train_state(task: Task, key: jax.Array, sample_inputs: jax.Array, hparams) -> TrainState:
-  """Initialises one run: parameters from `key`, optimizer hyper-parameters from `hparams`."""
+  """Initialises one run: parameters from `key`; `hparams` are the run's swept values."""
   init_key, run_key = jax.random.split(key)
-  variables = task.model.init(init_key, sample_inputs, train=False)
-  state = TrainState.create(
-      apply_fn=task.model.apply, params=variables["params"], tx=task.optimizer, key=run_key
-  )
-  return state.replace(opt_state=set_hyperparams(state.opt_state, hparams))
+  params = task.model.init(init_key, sample_inputs, train=False)["params"]
+  return TrainState(params=params, opt_state=task.optimizer.init(params), key=run_key,
+                    hparams=dict(hparams))
 
 
 def batch_plan(size: int, batch_size: int, key: jax.Array | None = None):
@@ -167,7 +160,9 @@ def train_step(task: Task, state: TrainState, batch: Dataset, weights, dropout_k
   # Dividing by the batch's total weight after summing keeps micro-batching exact.
   total_weight = jnp.sum(weights)
   grads = jax.tree.map(lambda grad: grad / total_weight, grads)
-  return state.apply_gradients(grads=grads), _weighted_sums(values, weights)
+  params, opt_state = optimizer_step(task.optimizer, state.params, state.opt_state, grads,
+                                     state.hparams["learning_rate"])
+  return state.replace(params=params, opt_state=opt_state), _weighted_sums(values, weights)
 
 
 def train_epoch(task: Task, state: TrainState, data: Dataset, shuffle_key: jax.Array):

@@ -1,33 +1,40 @@
-"""Optimizers by name, with hyper-parameters kept in the optimizer state so they can be vmapped."""
+"""Optimizers by name, with the learning rate given at each update rather than at build time.
 
-import jax.numpy as jnp
+An optimizer here is the optax chain of its direction transform (`scale_by_adam`, a momentum
+trace, ...) and `scale_by_learning_rate_arg`, which multiplies by -learning_rate passed to
+`update`. The rate then enters once, from the run's swept values, and one compiled program
+trains runs with different rates under vmap. The arithmetic is optax's own: `optax.adam(lr)` is
+`chain(scale_by_adam(...), scale(-lr))`.
+"""
+
+import jax
 import optax
 
 # Keras' defaults where optax's differ (the course runs Keras with its defaults).
 OPTIMIZERS = {
-    "sgd": lambda learning_rate: optax.sgd(learning_rate),
-    "momentum": lambda learning_rate: optax.sgd(learning_rate, momentum=0.9),
-    "adam": lambda learning_rate: optax.adam(learning_rate, b1=0.9, b2=0.999, eps=1e-7),
-    "rmsprop": lambda learning_rate: optax.rmsprop(learning_rate, decay=0.9, eps=1e-7),
+    "sgd": optax.identity,
+    "momentum": lambda: optax.trace(decay=0.9, nesterov=False),
+    "adam": lambda: optax.scale_by_adam(b1=0.9, b2=0.999, eps=1e-7),
+    "rmsprop": lambda: optax.scale_by_rms(decay=0.9, eps=1e-7),
 }
 
 
-def make_optimizer(name: str, learning_rate: float) -> optax.GradientTransformation:
-  """An optax optimizer whose learning rate lives in its state (`opt_state.hyperparams`).
+def scale_by_learning_rate_arg() -> optax.GradientTransformationExtraArgs:
+  """Scales updates by -learning_rate, the rate being an argument of `update`."""
 
-  `inject_hyperparams` is what lets one compiled program train runs with different learning
-  rates: the engine overwrites the value per run after `init`, under vmap.
-  """
-  if name not in OPTIMIZERS:
-    raise ValueError(f"optimizer {name!r} is not known; choose one of {', '.join(OPTIMIZERS)}")
-  return optax.inject_hyperparams(OPTIMIZERS[name])(learning_rate=learning_rate)
+  def update(updates, state, params=None, *, learning_rate, **unused_extra_args):
+    del params, unused_extra_args
+    return jax.tree.map(lambda g: -learning_rate * g, updates), state
+
+  return optax.GradientTransformationExtraArgs(optax.init_empty_state, update)
 
 
-def set_hyperparams(opt_state, hparams):
-  """Returns `opt_state` with the injected hyper-parameters named in `hparams` replaced."""
-  if not hasattr(opt_state, "hyperparams"):
-    return opt_state
-  injected = dict(opt_state.hyperparams)
-  for name in injected.keys() & hparams.keys():
-    injected[name] = jnp.asarray(hparams[name], injected[name].dtype)
-  return opt_state._replace(hyperparams=injected)
+def make_optimizer(name: str) -> optax.GradientTransformationExtraArgs:
+  """Optimizer `name` (one of OPTIMIZERS); call `update(..., learning_rate=rate)`."""
+  return optax.chain(OPTIMIZERS[name](), scale_by_learning_rate_arg())
+
+
+def optimizer_step(optimizer, params, opt_state, grads, learning_rate):
+  """One update of an optimizer from `make_optimizer` at `learning_rate`: (params, opt_state)."""
+  updates, opt_state = optimizer.update(grads, opt_state, params, learning_rate=learning_rate)
+  return optax.apply_updates(params, updates), opt_state

@@ -12,14 +12,14 @@ import dataclasses
 import functools
 import itertools
 import time
-from typing import Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from rabbitjax.data import Dataset
-from rabbitjax.train.engine import Task, TrainState, create_train_state, run_epoch
+from rabbitjax.train.engine import Task, create_train_state, run_epoch
 
 # Per-run synthetic data: (key, hparams) -> (train, validation).
 MakeData = Callable[[jax.Array, Mapping[str, jax.Array]], tuple[Dataset, Dataset]]
@@ -48,11 +48,8 @@ class Sweep:
     return {name: float(self.hparams[name][index]) for name in self.swept}
 
 
-def make_sweep(
-    seeds: Sequence[int],
-    defaults: Mapping[str, float],
-    swept: Mapping[str, Sequence[float]] | None = None,
-) -> Sweep:
+def make_sweep(seeds: Sequence[int], defaults: Mapping[str, float],
+               swept: Mapping[str, Sequence[float]] | None = None) -> Sweep:
   """The cartesian product of the `swept` values; other names keep their default everywhere."""
   swept = dict(swept or {})
   combos = list(itertools.product(*swept.values()))
@@ -127,37 +124,35 @@ def over_runs(fn, seed_axes, point_axes, seeds_at_once: int | None = None):
 
 
 @dataclasses.dataclass
-class FitResult:
-  """The end of a sweep: final states, per-epoch history, the data, and where time went.
+class RunResult:
+  """A trained sweep, the same for every exercise.
 
   Attributes:
-    state: TrainState whose leaves lead with (seed, point) axes.
-    history: metric name -> float array (epochs, seeds, points).
-    train_data, val_data: per run (leading (seed, point)) when made by `make_data`, else shared.
-    setup_seconds: data generation and initialisation, their compilation included.
-    compile_seconds: compiling the epoch program (once for the whole sweep).
-    train_seconds: running all epochs after compilation.
+    state: the final state of every run; leaves lead with (seed, point).
+    history: metric name -> (log entries, seeds, points): epochs, or an agent's logged chunks.
+    seconds: "setup" (data, initialisation), "compile" (once for all runs), "train".
+    train_data: the training data, per run (leading (seed, point)) when drawn per run, else
+      shared; None for agents.
+    outputs: per-run arrays (seed, point, ...) an exercise reports, e.g. fitted coefficients.
   """
 
-  state: TrainState
+  state: Any
   history: dict[str, np.ndarray]
-  train_data: Dataset
-  val_data: Dataset
-  setup_seconds: float
-  compile_seconds: float
-  train_seconds: float
+  seconds: dict[str, float]
+  train_data: Dataset | None = None
+  outputs: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
 
 
-def fit(
-    task: Task,
-    sweep: Sweep,
-    num_epochs: int,
-    *,
-    data: tuple[Dataset, Dataset] | None = None,
-    make_data: MakeData | None = None,
-    on_epoch: Callable[[int, dict[str, np.ndarray]], None] | None = None,
-    seeds_at_once: int | None = None,
-) -> FitResult:
+def _keys_and_hparams(sweep: Sweep):
+  """Each seed's PRNG key (S,) and the points' hyper-parameters as device arrays (M,)."""
+  keys = jax.vmap(jax.random.key)(jnp.asarray(sweep.seeds))
+  return keys, {name: jnp.asarray(values) for name, values in sweep.hparams.items()}
+
+
+def fit(task: Task, sweep: Sweep, num_epochs: int, *,
+        data: tuple[Dataset, Dataset] | None = None, make_data: MakeData | None = None,
+        on_epoch: Callable[[int, dict[str, np.ndarray]], None] | None = None,
+        seeds_at_once: int | None = None) -> RunResult:
   """Trains every run of `sweep` for `num_epochs`, one compiled program per epoch for all runs.
 
   Give either `data` (one (train, validation) pair shared by all runs, e.g. MNIST) or
@@ -168,13 +163,10 @@ def fit(
   """
   if (data is None) == (make_data is None):
     raise ValueError("fit needs exactly one of `data` and `make_data`")
-  if seeds_at_once is not None and seeds_at_once < 1:
-    raise ValueError(f"seeds_at_once={seeds_at_once!r} must be None or an integer >= 1")
   start = time.perf_counter()
-  run_keys = jax.vmap(jax.random.key)(jnp.asarray(sweep.seeds))
+  run_keys, hparams = _keys_and_hparams(sweep)
   data_keys, init_keys, shuffle_keys = jnp.moveaxis(
       jax.vmap(lambda key: jax.random.split(key, 3))(run_keys), 1, 0)
-  hparams = {name: jnp.asarray(values) for name, values in sweep.hparams.items()}
   if make_data is not None:
     train_data, val_data = jax.jit(over_runs(make_data, (0, None), (None, 0)))(data_keys, hparams)
     data_axis = 0
@@ -184,18 +176,14 @@ def fit(
     data_axis = None
     sample_inputs = train_data.inputs[:1]
 
-  init = over_runs(
-      lambda key, point_hparams: create_train_state(task, key, sample_inputs, point_hparams),
-      (0, None),
-      (None, 0),
-  )
-  state = jax.jit(init)(init_keys, hparams)
+  init = lambda key, point_hparams: create_train_state(task, key, sample_inputs, point_hparams)
+  state = jax.jit(over_runs(init, (0, None), (None, 0)))(init_keys, hparams)
   num_seeds = len(sweep.seeds)
   state, shuffle_keys = shard_seeds((state, shuffle_keys), num_seeds)
   if make_data is not None:
     train_data, val_data = shard_seeds((train_data, val_data), num_seeds)
   state = jax.block_until_ready(state)
-  setup_seconds = time.perf_counter() - start
+  seconds = {"setup": time.perf_counter() - start}
 
   def sweep_epoch(state, train_data, val_data, shuffle_keys, epoch):
     epoch_keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(shuffle_keys, epoch)
@@ -206,7 +194,7 @@ def fit(
   start = time.perf_counter()
   epoch_fn = jax.jit(sweep_epoch, donate_argnums=0)
   compiled_epoch = epoch_fn.lower(state, train_data, val_data, shuffle_keys, 0).compile()
-  compile_seconds = time.perf_counter() - start
+  seconds["compile"] = time.perf_counter() - start
 
   start = time.perf_counter()
   history: dict[str, list[np.ndarray]] = {}
@@ -218,13 +206,26 @@ def fit(
     if on_epoch is not None:
       on_epoch(epoch, metrics)
   jax.block_until_ready(state)
-  train_seconds = time.perf_counter() - start
-  return FitResult(
-      state=state,
-      history={name: np.stack(values) for name, values in history.items()},
-      train_data=train_data,
-      val_data=val_data,
-      setup_seconds=setup_seconds,
-      compile_seconds=compile_seconds,
-      train_seconds=train_seconds,
-  )
+  seconds["train"] = time.perf_counter() - start
+  return RunResult(state=state, history={name: np.stack(values) for name, values in history.items()},
+                   seconds=seconds, train_data=train_data)
+
+
+def train_agents(train: Callable, sweep: Sweep) -> RunResult:
+  """Every run of an agent whose whole training is one scan, as one compiled program.
+
+  `train(key, hparams) -> (final state, history: metric -> (log entries,))` is PureJaxRL's
+  `make_train(config)` product; here it is `jax.jit`-ed over the sweep's seeds and points.
+  """
+  start = time.perf_counter()
+  keys, hparams = _keys_and_hparams(sweep)
+  seconds = {"setup": time.perf_counter() - start}
+  start = time.perf_counter()
+  compiled = jax.jit(over_runs(train, (0, None), (None, 0))).lower(keys, hparams).compile()
+  seconds["compile"] = time.perf_counter() - start
+  start = time.perf_counter()
+  final, history = jax.block_until_ready(compiled(keys, hparams))
+  seconds["train"] = time.perf_counter() - start
+  # (seed, point, entry) -> (entry, seed, point), as fit lays out its epochs.
+  return RunResult(state=final, seconds=seconds,
+                   history={name: np.moveaxis(np.asarray(v), 2, 0) for name, v in history.items()})

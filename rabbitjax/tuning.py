@@ -1,0 +1,112 @@
+"""Every speed measure that depends on the machine, decided in one place and recorded.
+
+Models and the engine stay plain: a model takes its convolution formulation, the engine its
+micro-batch, evaluation batch and seeds-at-once as ordinary arguments, and neither looks at the
+machine. `decide` picks those arguments from the backend (and, for the CNNs on CPU, the
+processor) and says why; the launcher logs the decision once per variant and writes
+`Tuning.record()` into summary.json. Each choice was measured on the project's 2-core CPU
+(BUILD_NOTES.md, Decisions, "Classifiers").
+
+Measures that hold on every backend live where they act, each tested against the plain form:
+the packed-key shuffle (`train/shuffle.py`, a uniform permutation), one gather per epoch
+(`engine.minibatches`), weighted sums as dots (`engine._weighted_sums`), no vmap over a size-1
+run axis (`sweep._map_axis`) and the reshape max-pool (`models/conv.py`).
+"""
+
+import dataclasses
+import functools
+import pathlib
+import platform
+
+import jax
+
+from rabbitjax.models.conv import IMPLEMENTATIONS
+
+# Config values of `conv_impl`: a formulation, or "auto" for `decide`'s choice.
+CONV_CHOICES = ("auto", *IMPLEMENTATIONS)
+_PRECISION = {"lax": "float32", "im2col": "float32",
+              "im2col_bf16": "bfloat16 operands, float32 accumulation"}
+
+
+@functools.cache
+def cpu_facts(cpuinfo: str = "/proc/cpuinfo") -> tuple[str, frozenset]:
+  """(model name, flags) of this CPU from Linux's cpuinfo file; empty flags if unreadable."""
+  try:
+    lines = pathlib.Path(cpuinfo).read_text().splitlines()
+  except OSError:
+    return platform.processor() or "unknown", frozenset()
+  field = lambda key: next((line.split(":", 1)[1].strip() for line in lines
+                            if line.split(":", 1)[0].strip() == key), "")
+  return field("model name") or platform.processor() or "unknown", frozenset(field("flags").split())
+
+
+@dataclasses.dataclass(frozen=True)
+class Tuning:
+  """The machine-dependent arguments a trainer runs with, and why (None: not applicable)."""
+
+  backend: str
+  cpu: str
+  conv_impl: str | None = None
+  microbatch_size: int | None = None
+  seeds_at_once: int | None = None
+  eval_batch_size: int | None = None
+  reasons: tuple[str, ...] = ()
+
+  def record(self) -> dict:
+    """For summary.json: every field, plus the convolutions' matmul precision."""
+    record = dataclasses.asdict(self)
+    record["reasons"] = list(self.reasons)
+    record["conv_precision"] = _PRECISION.get(self.conv_impl)
+    return record
+
+  def line(self) -> str:
+    """One log line: the choices and their reasons."""
+    choices = [f"{name} {value}" for name, value in (
+        ("conv", self.conv_impl), ("micro-batch", self.microbatch_size),
+        ("seeds at once", self.seeds_at_once), ("eval batch", self.eval_batch_size))
+        if value is not None]
+    return (f"{self.backend} ({self.cpu}): " + (", ".join(choices) or "no machine-dependent "
+            "choice") + "".join(f"; {reason}" for reason in self.reasons))
+
+
+def decide(*, has_conv: bool = False, batch_size: int | None = None, conv_impl: str = "auto",
+           microbatch_size: int = 0, seeds_at_once: int = 0, eval_batch_size: int | None = None,
+           default_eval_batch_size: int | None = None, backend: str | None = None,
+           cpu: tuple[str, frozenset] | None = None) -> Tuning:
+  """The tuning for a run; 0 (or "auto") asks for the automatic choice, anything else is kept.
+
+  Args:
+    has_conv: the model has convolutions (the CNNs), which most of the choices are about.
+    batch_size: the training batch, which a micro-batch must divide.
+    conv_impl, microbatch_size, seeds_at_once, eval_batch_size: the config's values.
+    default_eval_batch_size: the evaluation batch when not a CNN on CPU.
+    backend, cpu: this process's (jax.default_backend(), cpu_facts()) unless given (tests).
+  """
+  backend = backend or jax.default_backend()
+  cpu_model, flags = cpu or cpu_facts()
+  cnn_on_cpu = has_conv and backend == "cpu"
+  reasons = []
+  if has_conv and conv_impl == "auto":
+    if backend != "cpu":
+      conv_impl = "lax"
+    elif "amx_bf16" in flags:
+      conv_impl = "im2col_bf16"
+      reasons.append("im2col with bf16 matmuls: this CPU has AMX-BF16 tiles, measured 1.5x "
+                     "faster per CNN step (lax.conv is 24x slower inside XLA:CPU's scan)")
+    else:
+      conv_impl = "im2col"
+      reasons.append("im2col in float32: no AMX-BF16 here, where bf16 matmuls ran slower "
+                     "(lax.conv is 24x slower inside XLA:CPU's scan)")
+  if not microbatch_size and cnn_on_cpu and batch_size % 16 == 0 and batch_size > 16:
+    microbatch_size = 16
+    reasons.append("gradient over micro-batches of 16: activations stay in cache (1.3x)")
+  if not seeds_at_once and cnn_on_cpu:
+    seeds_at_once = 1
+    reasons.append("seeds in turn, not vmapped: 1.4x faster for the CNNs on CPU")
+  if not eval_batch_size:
+    eval_batch_size = 16 if cnn_on_cpu else default_eval_batch_size
+    if cnn_on_cpu:
+      reasons.append("evaluation in batches of 16: im2col patches stay in cache (2.5x)")
+  return Tuning(backend=backend, cpu=cpu_model, conv_impl=conv_impl if has_conv else None,
+                microbatch_size=microbatch_size or None, seeds_at_once=seeds_at_once or None,
+                eval_batch_size=eval_batch_size, reasons=tuple(reasons))
