@@ -18,11 +18,12 @@ import json
 import os
 import platform
 import statistics
+import tempfile
 import time
 from typing import Callable
 
 import jax
-from absl import app, flags
+from absl import app, flags, logging
 
 from experiments.configs import (
     cifar10_cnn,
@@ -36,12 +37,14 @@ from experiments.configs import (
     reinforce,
     rnn_binary_addition,
 )
+from rabbitjax import checkpoint, tuning
 from rabbitjax.config import variant_config, variant_names
 from rabbitjax.data import Dataset
 from rabbitjax.exercises import exercise_for
 
 FLAGS = flags.FLAGS
-flags.DEFINE_enum("suite", "regression", ["regression", "rnn", "rl", "classification", "cnn_step"],
+flags.DEFINE_enum("suite", "regression",
+                  ["regression", "rnn", "rl", "classification", "cnn_step", "checkpoint"],
                   "Which benchmark suite.")
 flags.DEFINE_integer("repeats", 5, "Timed repetitions per case (medians are reported).")
 flags.DEFINE_string("out", None, "Optional JSON file for the figures.")
@@ -135,7 +138,27 @@ def _cnn_step_cases() -> list[Case]:
   ]
 
 
-SUITES = {"regression": _regression_cases, "rnn": _rnn_cases,
+def _checkpoint_cases() -> list[Case]:
+  """What checkpointing costs: the same runs with checkpoints never, and at each period."""
+  def with_checkpoints(make_config, every):
+    def make():
+      config = make_config()
+      config.checkpoint_every = every
+      return config
+    return make
+
+  cases = []
+  for module in (linear_regression, cubic_regression):
+    name = module.__name__.rsplit(".", 1)[-1]
+    cases += [Case(f"{name} 8 seeds x 5 noise, {label}", with_checkpoints(module.get_config, every))
+              for label, every in (("no checkpoints", -1), ("automatic", 0), ("every epoch", 1))]
+  # 3 epochs: checkpoints after the first two (never after the last: the records take over).
+  cases += [Case(f"mnist CNN 1 seed, {label}", with_checkpoints(_epochs(mnist_cnn, 3), every))
+            for label, every in (("no checkpoints", -1), ("every epoch", 1))]
+  return cases
+
+
+SUITES = {"checkpoint": _checkpoint_cases, "regression": _regression_cases, "rnn": _rnn_cases,
           "classification": _classification_cases, "cnn_step": _cnn_step_cases}
 
 
@@ -217,7 +240,10 @@ def time_cases(cases: list[Case], repeats: int) -> list[dict]:
   steps_per_epoch = [0] * len(cases)
   for _ in range(repeats):
     for index, (case, (exercise, variant, sweep)) in enumerate(zip(cases, prepared)):
-      result = _trainer(case, exercise, variant).train(sweep)
+      with tempfile.TemporaryDirectory() as directory:
+        checkpoints = checkpoint.Checkpoints(directory, variant.checkpoint_every,
+                                             log=lambda line: None)
+        result = _trainer(case, exercise, variant).train(sweep, None, checkpoints)
       # Per-run data (drawn per run) leads with (seed, point) axes.
       targets = result.train_data.targets
       per_run = targets.shape[:2] == (len(sweep.seeds), sweep.num_points) and targets.ndim > 2
@@ -242,13 +268,14 @@ def time_cases(cases: list[Case], repeats: int) -> list[dict]:
 
 
 def machine() -> dict:
-  return {"platform": platform.platform(), "processor": platform.processor(),
+  return {"platform": platform.platform(), "cpu": tuning.cpu_facts()[0],
           "cpus": os.cpu_count(), "devices": [str(d) for d in jax.devices()],
           "jax": jax.__version__}
 
 
 def main(argv):
   del argv
+  logging.set_verbosity(logging.WARNING)  # orbax logs every checkpoint at INFO
   if FLAGS.suite == "rl":
     rows = rl_benchmark(FLAGS.repeats)
     print(f"machine: {machine()}")
@@ -261,7 +288,7 @@ def main(argv):
     return
   rows = time_cases(selected_cases(SUITES[FLAGS.suite](), FLAGS.cases), FLAGS.repeats)
   print(f"machine: {machine()}")
-  if FLAGS.suite in ("classification", "cnn_step"):
+  if FLAGS.suite in ("classification", "cnn_step", "checkpoint"):
     print_against_keras(rows)
   else:
     print_sweep_cost(rows)

@@ -4,32 +4,44 @@ r"""Launches an exercise from its config file.
     python -m experiments.main --config=experiments/configs/linear_regression.py:quick \
         --workdir=/tmp/lin --config.num_seeds=4
 
-Bad flags or config values end the run with one line on stderr and exit status 2.
+Rerunning the same command resumes (finished variants kept, an interrupted one from its last
+checkpoint); --fresh starts over. Exit status: 0 done; 2 bad input (one line on stderr); 3 a run
+diverged (NaN or infinite loss or metric) and the config does not expect it; 130 / 143 stopped
+by SIGINT / SIGTERM after saving.
 """
 
+import signal
 import sys
 
-from absl import app, flags, logging
-from ml_collections import config_flags
+from rabbitjax import stopping
 
-from rabbitjax.config import ConfigError
-from rabbitjax.data import DatasetUnavailableError
-from rabbitjax.experiment import run_experiment
+stopping.install()  # before JAX is imported: see rabbitjax/stopping.py
+
+from absl import app, flags, logging  # noqa: E402
+from ml_collections import config_flags  # noqa: E402
+
+from rabbitjax.config import ConfigError  # noqa: E402
+from rabbitjax.data import DatasetUnavailableError  # noqa: E402
+from rabbitjax.experiment import run_experiment  # noqa: E402
+from rabbitjax.io import WorkdirError  # noqa: E402
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("workdir", None, "Directory for history.json, summary.json/md and plots.")
+flags.DEFINE_string("workdir", None, "Directory for the records (summary, history, plots), "
+                    "checkpoints and metrics.jsonl.")
 flags.DEFINE_string(
     "data_dir", None, "tfds data directory (default: $TFDS_DATA_DIR, then tfds' default)."
 )
+flags.DEFINE_bool("fresh", False, "Discard the workdir's records and checkpoints and start over "
+                  "(needed to rerun into a workdir with another config).")
 config_flags.DEFINE_config_file(
     "config", None, "Exercise config file, optionally with ':quick'.", lock_config=True
 )
 flags.mark_flags_as_required(["config", "workdir"])
 
 
-def _fail(message: str) -> None:
-  print(f"error: {message}", file=sys.stderr)
-  sys.exit(2)
+def _fail(message: str, status: int = 2) -> None:
+  print(f"error: {message}", file=sys.stderr, flush=True)
+  sys.exit(status)
 
 
 def _one_line(err: BaseException) -> str:
@@ -39,6 +51,13 @@ def _one_line(err: BaseException) -> str:
     lines = [lines[0], lines[-1]]
   text = " ".join(lines) or type(err).__name__
   return text if len(text) <= 400 else text[:397] + "..."
+
+
+def command_line_fields(argv) -> set[str]:
+  """The config fields `--config.NAME...` flags set (they win over every variant's values)."""
+  prefix = "--config."
+  return {arg[len(prefix):].split("=", 1)[0].split(".", 1)[0]
+          for arg in argv if arg.startswith(prefix)}
 
 
 def parse_flags(argv):
@@ -61,9 +80,19 @@ def main(argv):
     _fail(f"unexpected arguments: {' '.join(argv[1:])}")
   logging.set_verbosity(logging.WARNING)
   try:
-    run_experiment(FLAGS.config, FLAGS.workdir, data_dir=FLAGS.data_dir)
-  except (ConfigError, DatasetUnavailableError) as err:
-    _fail(str(err))
+    summary = run_experiment(FLAGS.config, FLAGS.workdir, data_dir=FLAGS.data_dir,
+                             command_line=command_line_fields(sys.argv), fresh=FLAGS.fresh)
+  except (ConfigError, DatasetUnavailableError, WorkdirError) as err:
+    _fail(_one_line(err))
+  except stopping.Interrupted as err:
+    name = stopping.STOP_SIGNAL[0]
+    _fail(f"stopped by {name} {err}; everything reported as saved is saved: rerun the same "
+          "command to resume", 128 + signal.Signals[name].value)
+  diverged = sum(variant["diverged_runs"] for variant in summary["variants"].values())
+  if diverged and not FLAGS.config.get("divergence_expected", False):
+    _fail(f"{diverged} runs diverged (NaN or infinite loss or metric; marked in summary.md and "
+          "summary.json, left out of the means); set config.divergence_expected=True if the "
+          "sweep is meant to find that", 3)
 
 
 if __name__ == "__main__":

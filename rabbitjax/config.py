@@ -92,6 +92,8 @@ COMMON_FIELDS: dict[str, Rule] = {
     "num_seeds": COUNT,
     "reference": Rule(lambda v: hasattr(v, "items") and all(_is_number(x) for x in v.values()),
                       "a dict of metric name -> number"),
+    "checkpoint_every": integer(-1, "epochs between checkpoints; 0: automatic, -1: never"),
+    "divergence_expected": BOOLEAN,
 }
 
 
@@ -125,27 +127,38 @@ def variant_names(config: ml_collections.ConfigDict) -> list[str]:
   if chosen == "all":
     return available
   names = [name.strip() for name in chosen.split(",") if name.strip()]
+  if not names:
+    raise ConfigError(f"config.variant={chosen!r} selects no variant; choose 'all' or from: "
+                      f"{', '.join(available)}")
   for name in names:
     if name not in available:
       raise ConfigError(
           f"config.variant={name!r} is not a variant of this config; "
           f"choose 'all' or from: {', '.join(available)}"
       )
+    if names.count(name) > 1:
+      raise ConfigError(f"config.variant={chosen!r} names variant {name!r} twice")
   return names
 
 
-def variant_config(config: ml_collections.ConfigDict, name: str) -> ml_collections.ConfigDict:
-  """A copy of `config` with variant `name`'s overrides applied."""
+def variant_config(config: ml_collections.ConfigDict, name: str,
+                   keep=()) -> ml_collections.ConfigDict:
+  """A copy of `config` with variant `name`'s overrides applied, except to the fields in `keep`
+  (those set on the command line, which win over every variant's values)."""
   resolved = ml_collections.ConfigDict(config.to_dict())
   overrides = (config.get("variants", {}) or {}).get(name, {})
   for key, value in overrides.items():
-    resolved[key] = value
+    if key not in keep:
+      resolved[key] = value
   resolved.variant = name
   return resolved
 
 
-def validate(config: ml_collections.ConfigDict, schema: Schema) -> None:
-  """Checks every field of `config` against COMMON_FIELDS and `schema`; raises ConfigError."""
+def validate(config: ml_collections.ConfigDict, schema: Schema, keep=()) -> None:
+  """Checks every field of `config` against COMMON_FIELDS and `schema`; raises ConfigError.
+
+  `keep`: the fields set on the command line (see `variant_config`).
+  """
   rules = {**COMMON_FIELDS, **schema.fields}
   for name, value in config.items():
     if name not in rules:
@@ -170,6 +183,6 @@ def validate(config: ml_collections.ConfigDict, schema: Schema) -> None:
       _check(f"config.sweep.{name}", rules[name], value)
   for name in variant_names(config):
     try:
-      schema.check(variant_config(config, name))
+      schema.check(variant_config(config, name, keep))
     except ConfigError as err:
       raise ConfigError(f"{err} (variant {name!r})") from None

@@ -1,16 +1,30 @@
-"""Running a config: every selected variant's sweep trained, its records and plots saved."""
+"""Running a config: every selected variant's sweep trained, its records and plots saved.
+
+The workdir's records are committed together after each variant (`io.RecordStore`), and a
+variant in training is checkpointed between epochs (`checkpoint.Checkpoints`). Rerunning the
+same command resumes: finished variants are kept, an interrupted one goes on from its last
+checkpoint to the same numbers as an uninterrupted run; other variants selected later are merged
+into the records. A rerun whose config differs from the recorded one is refused unless `fresh`.
+"""
 
 import dataclasses
+import json
 import pathlib
+import shutil
+import time
 from typing import Callable
 
 import ml_collections
 import numpy as np
 
-from rabbitjax import io, plots, report
-from rabbitjax.config import variant_config, variant_names
+from rabbitjax import checkpoint, io, plots, provenance, report
+from rabbitjax.stopping import STOP, Interrupted
+from rabbitjax.config import ConfigError, variant_config, variant_names
 from rabbitjax.exercises import Trainer, exercise_for
 from rabbitjax.train import RunResult, Sweep
+
+# Fields that change no number: a rerun may differ in them and still resume.
+_NOT_COMPARED = ("variant", "checkpoint_every")
 
 
 @dataclasses.dataclass
@@ -26,16 +40,64 @@ class VariantResult:
   log_unit: str
 
 
-def _logger(log, name: str, trainer: Trainer):
-  """on_log for a trainer: one line per history entry, the mean over seeds at every point."""
-  width = len(str(trainer.num_logs))
+def _normal(config: dict) -> dict:
+  """A config as strict JSON values, without the fields that change no number."""
+  return {key: value for key, value in json.loads(io.dumps(config)).items()
+          if key not in _NOT_COMPARED}
 
-  def on_log(entry, metrics):
+
+def _refuse_other_config(recorded: dict | None, config: dict, what: str) -> None:
+  if recorded is None:
+    return
+  recorded, config = _normal(recorded), _normal(config)
+  for key in sorted(set(recorded) | set(config)):
+    if recorded.get(key) != config.get(key):
+      raise ConfigError(
+          f"the workdir holds {what} run with config.{key}={recorded.get(key)!r}, this run has "
+          f"{config.get(key)!r}: pass --fresh to discard its records, or use another --workdir")
+
+
+class _Progress:
+  """on_log for a trainer: the epoch line (with s/epoch and ETA when live), one line per run
+  that goes non-finite, and a metrics.jsonl line, appended and flushed, per history entry."""
+
+  def __init__(self, log, name: str, trainer: Trainer, sweep: Sweep, metrics_path):
+    self.log, self.name, self.trainer, self.sweep = log, name, trainer, sweep
+    self.metrics_path = metrics_path
+    self.diverged = np.zeros((len(sweep.seeds), sweep.num_points), bool)
+    self.seconds = [time.perf_counter()]  # when training started, then when each entry ended
+
+  def __call__(self, entry, metrics):
+    trainer, unit = self.trainer, self.trainer.log_unit
     parts = [f"{metric} " + " ".join(f"{v:.4g}" for v in np.atleast_1d(metrics[metric].mean(0)))
              for metric in sorted(metrics, key=report.metric_order)]
-    log(f"[{name}] {trainer.log_unit} {entry:>{width}}/{trainer.num_logs}  " + "  ".join(parts))
+    record = {"variant": self.name, unit: entry, "of": trainer.num_logs, "time": provenance.now(),
+              "mean_over_seeds": {metric: np.atleast_1d(values.mean(0)).tolist()
+                                  for metric, values in metrics.items()}}
+    timing = ""
+    if trainer.logs_live:
+      self.seconds.append(time.perf_counter())
+      took = np.diff(self.seconds)
+      # The first entry's time includes compiling: the ETA uses the later ones when there are.
+      eta = float(np.mean(took[1:] if len(took) > 1 else took)) * (trainer.num_logs - entry)
+      record.update(seconds=float(took[-1]), eta_seconds=eta)
+      timing = f"  ({took[-1]:.3g} s/{unit}, ETA {_duration(eta)})"
+    width = len(str(trainer.num_logs))
+    self.log(f"[{self.name}] {unit} {entry:>{width}}/{trainer.num_logs}  " + "  ".join(parts)
+             + timing)
+    with open(self.metrics_path, "a") as f:
+      f.write(io.dumps(record, indent=None) + "\n")
+    bad = np.any([~np.isfinite(values) for values in metrics.values()], axis=0)
+    for seed, point in zip(*np.nonzero(bad & ~self.diverged)):
+      names = [metric for metric, values in metrics.items() if not np.isfinite(values[seed, point])]
+      self.log(f"[{self.name}] run seed {self.sweep.seeds[seed]}, "
+               f"{plots.point_label(self.sweep, point)} diverged at {unit} {entry}: "
+               f"{', '.join(names)} not finite")
+    self.diverged |= bad
 
-  return on_log
+
+def _duration(seconds: float) -> str:
+  return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
 
 
 def run_experiment(
@@ -44,24 +106,43 @@ def run_experiment(
     *,
     data_dir: str | None = None,
     log: Callable[[str], None] = print,
+    command_line=(),
+    fresh: bool = False,
+    argv=None,
 ) -> dict:
-  """Trains every selected variant of `config` and writes its records into `workdir`.
+  """Trains every selected variant of `config` and commits its records into `workdir`.
 
-  Writes config.json, history.json, summary.json, summary.md and PNG plots. Each file is
-  replaced atomically after each variant, so an interrupted run keeps every variant it reported.
+  Args:
+    command_line: the config fields set on the command line: they win over variants' values.
+    fresh: discard the workdir's records, checkpoints and metrics first.
+    argv: the command, for the provenance record (default sys.argv).
 
   Returns:
-    The summary (as written to summary.json).
+    The summary (as written to summary.json), every variant of the workdir's records included.
   """
-  exercise = exercise_for(config)
-  workdir = pathlib.Path(workdir)
-  workdir.mkdir(parents=True, exist_ok=True)
-  io.write_json(workdir / "config.json", config.to_dict())
-  summary = {"exercise": config.exercise, "variants": {}}
-  history = {}
-  results = []
-  for name in variant_names(config):
-    variant = variant_config(config, name)
+  exercise = exercise_for(config, command_line)
+  names = variant_names(config)
+  store = io.RecordStore(workdir)
+  workdir = store.workdir
+  if fresh:
+    store.wipe()
+    shutil.rmtree(workdir / "checkpoints", ignore_errors=True)
+    (workdir / "metrics.jsonl").unlink(missing_ok=True)
+  store.clean()
+  io.drop_partial_line(workdir / "metrics.jsonl")
+  _refuse_other_config(store.read_json("config.json"), config.to_dict(), "an earlier")
+  summary = store.read_json("summary.json") or {"exercise": config.exercise, "variants": {}}
+  history = store.read_json("history.json") or {}
+  summary["provenance"] = provenance.provenance(argv)
+  for name in names:
+    if STOP.is_set():
+      raise Interrupted(f"before variant {name!r}")
+    variant = variant_config(config, name, command_line)
+    if name in summary["variants"]:
+      _refuse_other_config(summary["variants"][name]["config"], variant.to_dict(),
+                           f"variant {name!r} of an earlier")
+      log(f"[{name}] finished in an earlier run: kept")
+      continue
     # Per variant: a variant may change a sweepable default (the RNN's Adam: learning_rate).
     sweep = exercise.sweep(variant)
     trainer = exercise.build(variant, data_dir)
@@ -69,48 +150,68 @@ def run_experiment(
     log(f"[{name}] {variant.get('label', name)}: {len(sweep.seeds)} seeds x {sweep.num_points} "
         f"points ({points}); each {trainer.log_unit} shows the mean over seeds for every point")
     log(f"[{name}] tuning: {trainer.tuning.line()}")
-    run = trainer.train(sweep, _logger(log, name, trainer))
+    checkpoints = checkpoint.Checkpoints(workdir / "checkpoints" / name,
+                                         variant.get("checkpoint_every", 0),
+                                         log=lambda line, n=name: log(f"[{n}] {line}"))
+    try:
+      run = trainer.train(sweep, _Progress(log, name, trainer, sweep, workdir / "metrics.jsonl"),
+                          checkpoints)
+    except Interrupted as err:
+      raise Interrupted(f"in variant {name!r} {err}") from None
     result = VariantResult(name, variant.get("label", name), variant, sweep, run,
                            trainer.tuning.record(), trainer.log_unit)
-    results.append(result)
     summary["variants"][name] = report.summarize_variant(result)
     history[name] = report.history_record(result)
-    written = _write_records(workdir, summary, history)
-    if trainer.model_summary:
-      written.append(workdir / f"{name}_model.txt")
-      io.write_text(written[-1], trainer.model_summary)
-    written += _plot(workdir, result, results, trainer)
+    summary["provenance"]["finished"] = provenance.now()
+    written = store.commit(lambda directory: _write_records(directory, config, summary, history,
+                                                           result, trainer))
+    checkpoints.delete()
     log(f"[{name}] setup {run.seconds['setup']:.2f} s, compile {run.seconds['compile']:.2f} s, "
-        f"train {run.seconds['train']:.2f} s; saved {', '.join(p.name for p in written)}")
-  return summary
+        f"train {run.seconds['train']:.2f} s; saved {', '.join(written)}")
+  return json.loads(io.dumps(summary))
 
 
-def _write_records(workdir: pathlib.Path, summary: dict, history: dict) -> list:
-  paths = [workdir / "history.json", workdir / "summary.json", workdir / "summary.md"]
-  io.write_json(paths[0], history)
-  io.write_json(paths[1], summary)
-  io.write_text(paths[2], report.markdown(summary))
-  return paths
-
-
-def _plot(workdir: pathlib.Path, result: VariantResult, results: list, trainer: Trainer) -> list:
-  paths = [workdir / f"{result.name}_curves.png"]
-  plots.plot_learning_curves(result.run.history, result.sweep, result.label, paths[0],
-                             result.log_unit)
+def _write_records(directory: pathlib.Path, config, summary: dict, history: dict,
+                   result: VariantResult, trainer: Trainer) -> list[str]:
+  """Writes the records that change with `result` into `directory`; returns their names."""
+  io.write_json(directory / "config.json", config.to_dict())
+  io.write_json(directory / "history.json", history)
+  io.write_json(directory / "summary.json", summary)
+  io.write_text(directory / "summary.md", report.markdown(io.strict(summary)))
+  names = ["config.json", "history.json", "summary.json", "summary.md"]
+  if trainer.model_summary:
+    names.append(f"{result.name}_model.txt")
+    io.write_text(directory / names[-1], trainer.model_summary)
+  keep = report.first_non_finite(result.run.history) == 0
+  names.append(f"{result.name}_curves.png")
+  plots.plot_learning_curves(result.run.history, result.sweep, result.label, directory / names[-1],
+                             result.log_unit, keep)
   if trainer.plot is not None:
-    paths += trainer.plot(result, workdir)
-  if len(result.sweep.swept) == 1:
-    # Final metrics against the swept value, every variant so far on the same axes.
-    hparam = result.sweep.swept[0]
-    finals = {metric: lambda r, m=metric: r.run.history[m][-1]
-              for metric in result.run.history if metric.startswith("val_")}
-    finals.update({name: lambda r, n=name: r.run.outputs[n]
-                   for name, value in result.run.outputs.items() if value.ndim == 2})
-    comparable = [r for r in results if r.sweep.swept == result.sweep.swept]
-    for metric, final in finals.items():
-      path = workdir / f"{metric}_vs_{hparam}.png"
-      series = {r.label: (r.sweep.hparams[hparam], final(r)) for r in comparable
-                if metric in r.run.history or metric in r.run.outputs}
-      plots.plot_against_hparam(series, hparam, metric, f"final {metric} against {hparam}", path)
-      paths.append(path)
-  return paths
+    names += [pathlib.Path(path).name for path in trainer.plot(result, directory)]
+  return names + _plot_against_swept_value(directory, summary, result)
+
+
+def _plot_against_swept_value(directory: pathlib.Path, summary: dict, result) -> list[str]:
+  """Final metrics against the one swept value, every recorded variant of that sweep on the same
+  axes (drawn from the records, so variants of earlier runs count too)."""
+  if len(result.sweep.swept) != 1:
+    return []
+  hparam = result.sweep.swept[0]
+  metrics = [metric for metric in result.run.history if metric.startswith("val_")]
+  metrics += [name for name, value in result.run.outputs.items() if value.ndim == 2]
+  names = []
+  for metric in metrics:
+    series = {}
+    for record in summary["variants"].values():
+      if record["swept"] != [hparam] or metric not in record["points"][0]["final"]:
+        continue
+      values = np.array([point["final"][metric]["per_seed"] for point in record["points"]],
+                        np.float64).T  # (seeds, points); None -> NaN
+      for column, point in enumerate(record["points"]):
+        for run in point["diverged"]:
+          values[record["seeds"].index(run["seed"]), column] = np.nan
+      series[record["label"]] = ([point["hparams"][hparam] for point in record["points"]], values)
+    names.append(f"{metric}_vs_{hparam}.png")
+    plots.plot_against_hparam(series, hparam, metric, f"final {metric} against {hparam}",
+                              directory / names[-1])
+  return names

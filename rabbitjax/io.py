@@ -1,10 +1,40 @@
-"""Writing results so that an interrupted run never leaves a half-written file behind."""
+"""Writing results so that an interrupted run never leaves a half-written or inconsistent record.
+
+Single files (caches) are replaced atomically. A workdir's records (summary, history, tables,
+plots) change together: `RecordStore.commit` writes a complete new set into a fresh generation
+directory and then swaps one link to it in a single rename, so at any moment, a SIGKILL
+included, the records seen in the workdir are one consistent set. All JSON written is strict:
+non-finite numbers become null.
+"""
 
 import contextlib
 import json
+import math
 import os
 import pathlib
+import shutil
 import tempfile
+
+import numpy as np
+
+
+class WorkdirError(RuntimeError):
+  """The workdir cannot hold records (empty name, a file, not writable)."""
+
+
+def _umask() -> int:
+  mask = os.umask(0)
+  os.umask(mask)
+  return mask
+
+
+# mkstemp and orbax make files 0600; ours get what open() and mkdir() give under the umask.
+def file_mode() -> int:
+  return 0o666 & ~_umask()
+
+
+def dir_mode() -> int:
+  return 0o777 & ~_umask()
 
 
 @contextlib.contextmanager
@@ -15,12 +45,41 @@ def atomic_path(path):
   os.close(fd)
   try:
     yield tmp
-    with open(tmp, "rb") as f:
-      os.fsync(f.fileno())
+    os.chmod(tmp, file_mode())
     os.replace(tmp, path)
   finally:
     if os.path.exists(tmp):
       os.remove(tmp)
+
+
+def strict(obj):
+  """`obj` with every non-finite float (and numpy scalar or array) as JSON-ready values, NaN
+  and infinities as None."""
+  if isinstance(obj, dict):
+    return {str(key): strict(value) for key, value in obj.items()}
+  if isinstance(obj, (list, tuple)):
+    return [strict(value) for value in obj]
+  if isinstance(obj, np.ndarray):
+    return strict(obj.tolist())
+  if isinstance(obj, np.generic):
+    obj = obj.item()
+  if isinstance(obj, float) and not math.isfinite(obj):
+    return None
+  return obj
+
+
+def dumps(obj, indent: int | None = 1) -> str:
+  """Strict JSON text (never NaN or Infinity tokens)."""
+  return json.dumps(strict(obj), indent=indent, allow_nan=False)
+
+
+def drop_partial_line(path) -> None:
+  """Cuts an append-only log back to its last complete line (a kill may stop a write midway)."""
+  path = pathlib.Path(path)
+  if path.is_file():
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+      path.write_bytes(data[:data.rfind(b"\n") + 1])
 
 
 def write_text(path, text: str) -> None:
@@ -30,5 +89,95 @@ def write_text(path, text: str) -> None:
 
 
 def write_json(path, obj) -> None:
-  """Atomically writes an indented JSON file."""
-  write_text(path, json.dumps(obj, indent=1) + "\n")
+  """Atomically writes an indented, strict JSON file."""
+  write_text(path, dumps(obj) + "\n")
+
+
+class RecordStore:
+  """A workdir's record files, committed together.
+
+  The files live in generation directories `.records/<n>`; `.records/current` links to the
+  newest complete one, and each record name in the workdir is a relative link through it
+  (`summary.json -> .records/current/summary.json`). A commit writes the new and changed files
+  into a fresh directory, hard-links the unchanged ones from the current generation, and swaps
+  `current` in one rename. Interrupted commits leave only `.records/*.tmp` directories and
+  dangling links, which `clean` removes.
+  """
+
+  def __init__(self, workdir):
+    if not str(workdir).strip():
+      raise WorkdirError("the workdir is empty: give a directory for the records")
+    self.workdir = pathlib.Path(workdir)
+    self.root = self.workdir / ".records"
+    if self.workdir.exists() and not self.workdir.is_dir():
+      raise WorkdirError(f"workdir {str(self.workdir)!r} is a file, not a directory")
+    try:
+      self.root.mkdir(parents=True, exist_ok=True)
+      with tempfile.TemporaryFile(dir=self.root):
+        pass
+    except OSError as err:
+      raise WorkdirError(f"cannot write records into workdir {str(self.workdir)!r}: "
+                         f"{err.strerror or err}") from None
+
+  @property
+  def current(self) -> pathlib.Path | None:
+    link = self.root / "current"
+    return self.root / os.readlink(link) if link.is_symlink() else None
+
+  def read_json(self, name: str):
+    """A committed JSON record, or None when there is none."""
+    path = self.workdir / name
+    return json.loads(path.read_text()) if path.is_file() else None
+
+  def clean(self) -> None:
+    """Removes what interrupted commits left: temporary and old generations, dangling links."""
+    current = self.current
+    for entry in self.root.iterdir():
+      if entry.name != "current" and (current is None or entry.name != current.name):
+        shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
+    for entry in self.workdir.iterdir():
+      if entry.is_symlink() and not entry.exists():
+        entry.unlink()
+    for entry in self.workdir.glob(".*.tmp"):  # single-file temporaries (atomic_path)
+      entry.unlink()
+
+  def wipe(self) -> None:
+    """Removes every committed record and its link (for a fresh start)."""
+    for entry in self.workdir.iterdir():
+      if entry.is_symlink() and os.readlink(entry).startswith(".records/"):
+        entry.unlink()
+    shutil.rmtree(self.root)
+    self.root.mkdir()
+
+  def commit(self, write) -> list[str]:
+    """Calls `write(directory)`, which writes the new or changed files there and returns their
+    names; unchanged files of the current generation join them; then the new set becomes
+    current. Returns the names written."""
+    current = self.current
+    number = int(current.name) + 1 if current is not None else 1
+    staging = pathlib.Path(tempfile.mkdtemp(dir=self.root, suffix=".tmp"))
+    os.chmod(staging, dir_mode())
+    written = list(write(staging))
+    if current is not None:
+      for old in current.iterdir():
+        if not (staging / old.name).exists():
+          try:
+            os.link(old, staging / old.name)
+          except OSError:  # no hard links on this filesystem
+            shutil.copy2(old, staging / old.name)
+    generation = self.root / f"{number:06d}"
+    staging.rename(generation)
+    for name in os.listdir(generation):
+      link = self.workdir / name
+      if not link.is_symlink():
+        tmp_link = self.workdir / f".{name}.link.tmp"
+        tmp_link.unlink(missing_ok=True)
+        tmp_link.symlink_to(f".records/current/{name}")
+        os.replace(tmp_link, link)
+    tmp_current = self.root / "current.tmp"
+    tmp_current.unlink(missing_ok=True)
+    tmp_current.symlink_to(generation.name)
+    os.replace(tmp_current, self.root / "current")
+    if current is not None:
+      shutil.rmtree(current)
+    return written

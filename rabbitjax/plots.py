@@ -8,6 +8,7 @@ matplotlib.use("Agg")  # Files only; no display on these machines.
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from rabbitjax import stats  # noqa: E402
 from rabbitjax.io import atomic_path  # noqa: E402
 
 
@@ -23,15 +24,19 @@ def _save(fig, path) -> None:
   plt.close(fig)
 
 
-def _band(ax, x, values, label, color, linestyle="-"):
-  """Mean over the leading (seed) axis as a line, +- one std as a band."""
-  mean, std = values.mean(0), values.std(0)
+def _band(ax, x, values, label, color, linestyle="-", keep=None):
+  """Mean over the leading (seed) axis as a line, +- one std as a band (the kept runs only)."""
+  mean, std, _ = stats.over_seeds(values, keep)
   ax.plot(x, mean, linestyle, color=color, label=label)
   ax.fill_between(x, mean - std, mean + std, color=color, alpha=0.2, linewidth=0)
 
 
-def plot_learning_curves(history: dict, sweep, title: str, path, x_label: str = "epoch") -> None:
-  """One panel per metric (train solid, validation dashed), one colour per sweep point."""
+def plot_learning_curves(history: dict, sweep, title: str, path, x_label: str = "epoch",
+                         keep=None) -> None:
+  """One panel per metric (train solid, validation dashed), one colour per sweep point.
+
+  keep: (seeds, points) bool, the runs drawn (diverged ones left out); default all.
+  """
   metrics = [name for name in history if not name.startswith("val_")]
   fig, axes = plt.subplots(1, len(metrics), figsize=(5.5 * len(metrics), 4), squeeze=False)
   colors = plt.cm.viridis(np.linspace(0, 0.9, sweep.num_points))
@@ -39,12 +44,14 @@ def plot_learning_curves(history: dict, sweep, title: str, path, x_label: str = 
     epochs = np.arange(1, history[metric].shape[0] + 1)
     for point, color in enumerate(colors):
       label = point_label(sweep, point)
-      _band(ax, epochs, history[metric][:, :, point].T, f"{label} train", color)
+      kept = None if keep is None else keep[:, point]
+      _band(ax, epochs, history[metric][:, :, point].T, f"{label} train", color, keep=kept)
       if f"val_{metric}" in history:
-        _band(ax, epochs, history[f"val_{metric}"][:, :, point].T, f"{label} val", color, "--")
+        _band(ax, epochs, history[f"val_{metric}"][:, :, point].T, f"{label} val", color, "--",
+              keep=kept)
     ax.set_xlabel(x_label)
     ax.set_ylabel(metric)
-    if metric == "loss" and np.all(history[metric] >= 0):
+    if metric == "loss" and np.all(np.nan_to_num(history[metric], nan=0.0) >= 0):
       ax.set_yscale("symlog", linthresh=1e-4)
     ax.grid(alpha=0.3)
   axes[0, -1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
@@ -56,11 +63,12 @@ def plot_against_hparam(series: dict, hparam: str, ylabel: str, title: str, path
   """Errorbar lines of a final metric against one swept hyper-parameter.
 
   Args:
-    series: line label -> (hparam values (M,), metric values (seeds, M)).
+    series: line label -> (hparam values (M,), metric values (seeds, M), NaN for runs left out).
   """
   fig, ax = plt.subplots(figsize=(6, 4))
   for label, (x, values) in series.items():
-    ax.errorbar(x, values.mean(0), yerr=values.std(0), marker="o", capsize=3, label=label)
+    mean, std, _ = stats.over_seeds(values)
+    ax.errorbar(x, mean, yerr=std, marker="o", capsize=3, label=label)
   ax.set_xlabel(hparam)
   ax.set_ylabel(ylabel)
   ax.set_yscale("symlog", linthresh=1e-4)

@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from rabbitjax import stats
 from rabbitjax.plots import point_label
 
 
@@ -11,25 +12,37 @@ def metric_order(name: str):
   return (name.startswith("val_"), base != "loss", base)
 
 
-def seed_stats(per_seed) -> dict:
-  """Per-seed values (leading seed axis) with their mean and sample std (0 for a single seed)."""
-  per_seed = np.asarray(per_seed, np.float64)
-  std = per_seed.std(0, ddof=1) if per_seed.shape[0] > 1 else np.zeros_like(per_seed[0])
-  return {"per_seed": per_seed.tolist(), "mean": per_seed.mean(0).tolist(), "std": std.tolist()}
+def first_non_finite(history: dict) -> np.ndarray:
+  """(seeds, points) int: the first history entry (from 1) where any metric of the run is
+  NaN or infinite; 0 for a run whose every value is finite."""
+  bad = np.any([~np.isfinite(values) for values in history.values()], axis=0)  # (E, S, M)
+  return np.where(bad.any(0), bad.argmax(0) + 1, 0)
+
+
+def seed_stats(per_seed, keep=None) -> dict:
+  """Per-seed values (leading seed axis), with mean and sample std over the kept runs."""
+  mean, std, count = stats.over_seeds(per_seed, keep)
+  return {"per_seed": np.asarray(per_seed, np.float64).tolist(), "mean": mean.tolist(),
+          "std": std.tolist(), "runs": int(np.min(count))}
 
 
 def summarize_variant(result) -> dict:
-  """Final-epoch metrics and per-run outputs of every sweep point, over seeds."""
+  """Final-epoch metrics and per-run outputs of every sweep point, over the seeds that did not
+  diverge; each diverged run is listed with the entry where it went non-finite."""
+  diverged_at = first_non_finite(result.run.history)
   points = []
   for point in range(result.sweep.num_points):
-    final = {name: seed_stats(result.run.history[name][-1, :, point])
+    keep = diverged_at[:, point] == 0
+    final = {name: seed_stats(result.run.history[name][-1, :, point], keep)
              for name in sorted(result.run.history, key=metric_order)}
-    final.update({name: seed_stats(values[:, point])
+    final.update({name: seed_stats(values[:, point], keep)
                   for name, values in result.run.outputs.items()})
     points.append({
         "label": point_label(result.sweep, point),
         "hparams": result.sweep.point(point),
         "final": final,
+        "diverged": [{"seed": int(result.sweep.seeds[seed]), result.log_unit: int(entry)}
+                     for seed, entry in enumerate(diverged_at[:, point]) if entry],
     })
   reference = result.config.get("reference")
   return {
@@ -42,6 +55,8 @@ def summarize_variant(result) -> dict:
       "points": points,
       "seconds": dict(result.run.seconds),
       "tuning": result.tuning,
+      "diverged_runs": int(np.count_nonzero(diverged_at)),
+      "config": result.config.to_dict(),
   }
 
 
@@ -56,12 +71,22 @@ def history_record(result) -> dict:
 
 
 def _format(stats: dict) -> str:
-  mean, std = np.asarray(stats["mean"]), np.asarray(stats["std"])
-  if mean.ndim == 0:
-    return f"{mean:.4g} ± {std:.2g}"
+  mean = np.asarray(stats["mean"], np.float64)  # null (no run kept) -> NaN
+  std = np.asarray(stats["std"], np.float64)
   if mean.size > 8:
     return f"array {mean.shape} in summary.json"
-  return "(" + ", ".join(f"{m:.4g} ± {s:.2g}" for m, s in zip(mean, std)) + ")"
+  cells = [("-" if np.isnan(m) else f"{m:.4g} ± {s:.2g}") for m, s in zip(mean.flat, std.flat)]
+  return cells[0] if mean.ndim == 0 else "(" + ", ".join(cells) + ")"
+
+
+def _diverged(variant: dict, points: list) -> str:
+  """'2 of 8 seeds (from epoch 3)' for the given points' diverged runs, '' when none."""
+  runs = [run for point in points for run in point.get("diverged", [])]
+  if not runs:
+    return ""
+  unit = variant.get("log_unit", "epoch")
+  return (f"{len(runs)} of {len(variant['seeds']) * len(points)} runs (from {unit} "
+          f"{min(run[unit] for run in runs)})")
 
 
 def markdown(summary: dict) -> str:
@@ -75,16 +100,22 @@ def markdown(summary: dict) -> str:
   note += "std over seeds"
   if any(name.startswith("val_") for name in first["points"][0]["final"]):
     note += "; val_* is the held-out test split"
+  diverged = sum(variant.get("diverged_runs", 0) for variant in variants.values())
+  if diverged:
+    note += (f". **{diverged} runs diverged** (a loss or metric went NaN or infinite): they are "
+             "left out of every mean and std, and counted in the `diverged` column")
   lines += [note + ".", ""]
   if all(len(variant["points"]) == 1 for variant in variants.values()):
-    return "\n".join(lines + _overview(variants))
+    return "\n".join(lines + _overview(variants, bool(diverged)))
   for name, variant in variants.items():
     lines += [f"## {name}: {variant['label']}", ""]
     columns = list(variant["points"][0]["final"])
-    lines.append("| " + " | ".join(["point", *columns]) + " |")
-    lines.append("|" + "---|" * (len(columns) + 1))
+    extra = ["diverged"] if diverged else []
+    lines.append("| " + " | ".join(["point", *columns, *extra]) + " |")
+    lines.append("|" + "---|" * (len(columns) + 1 + len(extra)))
     for point in variant["points"]:
       cells = [point["label"], *(_format(point["final"][column]) for column in columns)]
+      cells += [_diverged(variant, [point]) or "-"] if extra else []
       lines.append("| " + " | ".join(cells) + " |")
     lines += ["", _timing(variant), ""]
   return "\n".join(lines)
@@ -97,12 +128,12 @@ def _timing(variant: dict) -> str:
           f"training {seconds['train']:.2f} s for all {runs} runs.")
 
 
-def _overview(variants: dict) -> list:
+def _overview(variants: dict, diverged: bool) -> list:
   """One row per variant, with the reference figures (e.g. the course's) beside ours."""
   columns = list(next(iter(variants.values()))["points"][0]["final"])
   references = sorted({name for v in variants.values() for name in v.get("reference", {})})
   header = ["variant", *columns, *(f"course {name}" for name in references),
-            "epochs", "train s (all seeds)"]
+            "epochs", "train s (all seeds)", *(["diverged"] if diverged else [])]
   lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
   for name, variant in variants.items():
     final = variant["points"][0]["final"]
@@ -111,5 +142,6 @@ def _overview(variants: dict) -> list:
     cells += [f"{variant['reference'][r]:g}" if r in variant.get("reference", {}) else "-"
               for r in references]
     cells += [str(variant["num_epochs"]), f"{variant['seconds']['train']:.2f}"]
+    cells += [_diverged(variant, variant["points"]) or "-"] if diverged else []
     lines.append("| " + " | ".join(cells) + " |")
   return lines + [""]

@@ -2,7 +2,14 @@
 
 
 def with_mode(config, mode: str | None, quick: dict):
-  """Applies a config file's mode: none (the full run), or 'quick' (`quick`'s overrides)."""
+  """Adds the run-management fields every config has, then applies a config file's mode: none
+  (the full run), or 'quick' (`quick`'s overrides)."""
+  # Epochs between checkpoints; 0: automatic (saving costs at most 2% of the training time),
+  # -1: never. Agents, whose whole run is one program, are not checkpointed.
+  config.checkpoint_every = 0
+  # A sweep that is expected to blow up somewhere (e.g. too large a learning rate) sets this;
+  # otherwise a diverged run makes the launcher exit with status 3.
+  config.divergence_expected = False
   if mode == "quick":
     config.update(quick)
   elif mode:

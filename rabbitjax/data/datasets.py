@@ -13,6 +13,7 @@ import pathlib
 import jax
 import numpy as np
 import tensorflow_datasets as tfds
+from absl import logging
 
 from rabbitjax.data.types import Dataset
 from rabbitjax.io import atomic_path
@@ -41,7 +42,8 @@ SUPPORTED_DATASETS = tuple(_LAYOUTS)
 
 
 class DatasetUnavailableError(RuntimeError):
-  """A dataset is not prepared where tfds looks, and cannot be downloaded here."""
+  """A dataset is not prepared where tfds looks (or its files are corrupt), and cannot be
+  downloaded here."""
 
 
 def resolve_data_dir(data_dir: str | None = None) -> str | None:
@@ -96,12 +98,17 @@ def _layout(name: str) -> _Layout:
   return _LAYOUTS[name]
 
 
+def _first_line(err: BaseException, limit: int = 160) -> str:
+  """An exception's first line, cut to `limit` characters, for one-line messages."""
+  return (str(err).strip().splitlines() or [type(err).__name__])[0][:limit]
+
+
 def _open_source(name: str, split: str, data_dir: str | None):
   try:
     return tfds.data_source(name, split=split, data_dir=data_dir, download=False)
   except Exception as err:  # tfds signals a missing dataset with several unrelated exception types.
     where = data_dir or f"tfds' default directory (${DATA_DIR_ENV} is not set)"
-    cause = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
+    cause = _first_line(err, 200)
     raise DatasetUnavailableError(
         f"tfds dataset {name!r} (split {split!r}) is not available in {where}; it cannot be "
         f"downloaded here: pass --data_dir or set ${DATA_DIR_ENV} to a prepared tfds directory "
@@ -109,23 +116,70 @@ def _open_source(name: str, split: str, data_dir: str | None):
     ) from None
 
 
+def _split_files(name: str, split: str, data_dir: str | None) -> list[str]:
+  """The prepared files of a split (for error messages); empty when they cannot be found."""
+  base = split.split("[", 1)[0]
+  where = pathlib.Path(data_dir or os.path.expanduser("~/tensorflow_datasets")) / name
+  return sorted(str(path) for path in where.glob(f"*/{name}-{base}.*"))
+
+
+def _decode(source, name: str, split: str, data_dir: str | None):
+  """Every record of `source` as (inputs, labels) arrays; a file that fails to read is named."""
+  input_key = _layout(name).input_key
+  try:
+    records = [source[i] for i in range(len(source))]
+  except Exception as err:  # Riegeli and ArrayRecord report corrupt files with plain RuntimeErrors.
+    files = ", ".join(_split_files(name, split, data_dir)) or "(files not found)"
+    raise DatasetUnavailableError(
+        f"tfds dataset {name!r} (split {split!r}) is corrupt: {_first_line(err)}; files: {files}; "
+        f"re-prepare it: copy a fresh prepared {name!r} directory into "
+        f"{data_dir or 'the tfds data directory'} (or `tfds build {name}` where it can download)"
+    ) from None
+  inputs = np.stack([np.asarray(record[input_key]) for record in records])
+  labels = np.asarray([record["label"] for record in records], dtype=np.int64)
+  return inputs, labels
+
+
+def _load_cache(cache_file: pathlib.Path, size: int):
+  """The cached (inputs, labels), or None when absent or unusable (then it is removed)."""
+  if not cache_file.exists():
+    return None
+  try:
+    with np.load(cache_file) as cached:
+      inputs, labels = cached["inputs"], cached["labels"]
+    if len(inputs) == len(labels) == size:
+      return inputs, labels
+    problem = f"{len(inputs)} inputs and {len(labels)} labels for {size} records"
+  except Exception as err:  # zipfile, zlib, pickle and OS errors: every way a file can be bad
+    problem = _first_line(err)
+  logging.warning("cached arrays %s are unusable (%s): rebuilding them", cache_file, problem)
+  cache_file.unlink(missing_ok=True)
+  return None
+
+
 def _read_arrays(name, split, data_dir, cache_dir) -> tuple[np.ndarray, np.ndarray]:
   source = _open_source(name, split, data_dir)
   cache_file = None
   if cache_dir is not None:
     cache_file = pathlib.Path(cache_dir) / _cache_name(name, split, data_dir, source)
-    if cache_file.exists():
-      with np.load(cache_file) as cached:
-        return cached["inputs"], cached["labels"]
-  input_key = _layout(name).input_key
-  records = [source[i] for i in range(len(source))]
-  inputs = np.stack([np.asarray(record[input_key]) for record in records])
-  labels = np.asarray([record["label"] for record in records], dtype=np.int64)
+    try:
+      cache_file.parent.mkdir(parents=True, exist_ok=True)
+      cached = _load_cache(cache_file, len(source))
+    except OSError as err:
+      logging.warning("cache directory %s is unusable (%s): running without the cache",
+                      cache_dir, err.strerror or err)
+      cache_file = cached = None
+    if cached is not None:
+      return cached
+  inputs, labels = _decode(source, name, split, data_dir)
   if cache_file is not None:
-    cache_file.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(cache_file) as tmp:
-      with open(tmp, "wb") as f:
-        np.savez(f, inputs=inputs, labels=labels)
+    try:
+      with atomic_path(cache_file) as tmp:
+        with open(tmp, "wb") as f:
+          np.savez(f, inputs=inputs, labels=labels)
+    except OSError as err:
+      logging.warning("cannot write the cache file %s (%s): running without the cache",
+                      cache_file, err.strerror or err)
   return inputs, labels
 
 

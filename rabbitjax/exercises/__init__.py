@@ -16,13 +16,16 @@ EXERCISES: dict[str, Exercise] = {exercise.name: exercise for exercise in (
 )}
 
 
-def exercise_for(config: ml_collections.ConfigDict) -> Exercise:
-  """The exercise `config` names, once every field of `config` has passed its schema."""
+def exercise_for(config: ml_collections.ConfigDict, keep=()) -> Exercise:
+  """The exercise `config` names, once every field of `config` has passed its schema.
+
+  `keep`: the fields set on the command line, which win over the variants' values.
+  """
   name = config.get("exercise")
   if name not in EXERCISES:
     raise ConfigError(f"config.exercise={name!r} is not a known exercise; choose one of: "
                       f"{', '.join(sorted(EXERCISES))}")
-  validate(config, EXERCISES[name].schema)
+  validate(config, EXERCISES[name].schema, keep)
   return EXERCISES[name]
 
 

@@ -29,20 +29,25 @@ class Trainer:
   """One variant of an exercise, ready to train a sweep.
 
   Attributes:
-    train: (sweep, on_log or None) -> RunResult, its `outputs` filled.
+    train: (sweep, on_log=None, checkpoints=None) -> RunResult, its `outputs` filled; with
+      `checkpoints` (rabbitjax.checkpoint.Checkpoints) it resumes and saves between epochs
+      (agents, whose whole run is one program, restart instead).
     num_logs: entries in the history (epochs, logged chunks, updates).
     log_unit: what one entry is: "epoch", "chunk" (of environment steps) or "update".
     tuning: the machine-dependent choices it runs with (logged and recorded).
-    plot: (variant result, workdir) -> paths of the exercise's own PNGs.
+    plot: (variant result, directory) -> paths of the exercise's own PNGs written there.
     model_summary: the model as a table (Keras' `model.summary()`), saved beside the records.
+    logs_live: on_log sees each entry as it is trained (so its timing means something);
+      False for agents, whose history arrives when the whole run has ended.
   """
 
-  train: Callable[[Sweep, OnLog | None], RunResult]
+  train: Callable[..., RunResult]
   num_logs: int
   log_unit: str
   tuning: Tuning
   plot: Callable[[Any, Any], list] | None = None
   model_summary: str | None = None
+  logs_live: bool = True
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,9 +93,9 @@ def supervised_trainer(task: Task, num_epochs: int, tuning: Tuning, *,
   task = dataclasses.replace(task, eval_batch_size=tuning.eval_batch_size,
                              microbatch_size=tuning.microbatch_size)
 
-  def train(sweep: Sweep, on_log: OnLog | None = None) -> RunResult:
+  def train(sweep: Sweep, on_log: OnLog | None = None, checkpoints=None) -> RunResult:
     result = fit(task, sweep, num_epochs, data=data, make_data=make_data, on_epoch=on_log,
-                 seeds_at_once=tuning.seeds_at_once)
+                 seeds_at_once=tuning.seeds_at_once, checkpoints=checkpoints)
     return _with_outputs(result, describe)
 
   return Trainer(train=train, num_logs=num_epochs, log_unit="epoch", tuning=tuning, plot=plot,
@@ -105,11 +110,13 @@ def agent_trainer(agent_train: Callable, num_logs: int, log_unit: str, tuning: T
   it are then passed to `on_log`.
   """
 
-  def train(sweep: Sweep, on_log: OnLog | None = None) -> RunResult:
+  def train(sweep: Sweep, on_log: OnLog | None = None, checkpoints=None) -> RunResult:
+    del checkpoints  # one program per sweep: an interrupted agent run starts again
     result = train_agents(agent_train, sweep)
     for entry in range(1, num_logs + 1):
       if on_log is not None and (entry % max(1, num_logs // lines) == 0 or entry == num_logs):
         on_log(entry, {metric: values[entry - 1] for metric, values in result.history.items()})
     return _with_outputs(result, describe)
 
-  return Trainer(train=train, num_logs=num_logs, log_unit=log_unit, tuning=tuning, plot=plot)
+  return Trainer(train=train, num_logs=num_logs, log_unit=log_unit, tuning=tuning, plot=plot,
+                 logs_live=False)

@@ -152,7 +152,7 @@ def _keys_and_hparams(sweep: Sweep):
 def fit(task: Task, sweep: Sweep, num_epochs: int, *,
         data: tuple[Dataset, Dataset] | None = None, make_data: MakeData | None = None,
         on_epoch: Callable[[int, dict[str, np.ndarray]], None] | None = None,
-        seeds_at_once: int | None = None) -> RunResult:
+        seeds_at_once: int | None = None, checkpoints=None) -> RunResult:
   """Trains every run of `sweep` for `num_epochs`, one compiled program per epoch for all runs.
 
   Give either `data` (one (train, validation) pair shared by all runs, e.g. MNIST) or
@@ -160,6 +160,8 @@ def fit(task: Task, sweep: Sweep, num_epochs: int, *,
   `on_epoch(epoch, metrics)` sees each epoch's metrics as (seeds, points) host arrays.
   `seeds_at_once`: train that many seeds at a time in the epoch program (see `over_runs`);
   None: all of them vmapped together.
+  `checkpoints` (a `rabbitjax.checkpoint.Checkpoints`): training resumes from its latest
+  checkpoint, and it is shown (epoch, state, history) after every epoch, to save or to stop.
   """
   if (data is None) == (make_data is None):
     raise ValueError("fit needs exactly one of `data` and `make_data`")
@@ -183,6 +185,9 @@ def fit(task: Task, sweep: Sweep, num_epochs: int, *,
   if make_data is not None:
     train_data, val_data = shard_seeds((train_data, val_data), num_seeds)
   state = jax.block_until_ready(state)
+  done, history = 0, {}
+  if checkpoints is not None and (restored := checkpoints.restore(state)) is not None:
+    done, state, history = restored
   seconds = {"setup": time.perf_counter() - start}
 
   def sweep_epoch(state, train_data, val_data, shuffle_keys, epoch):
@@ -197,14 +202,15 @@ def fit(task: Task, sweep: Sweep, num_epochs: int, *,
   seconds["compile"] = time.perf_counter() - start
 
   start = time.perf_counter()
-  history: dict[str, list[np.ndarray]] = {}
-  for epoch in range(1, num_epochs + 1):
+  for epoch in range(done + 1, num_epochs + 1):
     state, metrics = compiled_epoch(state, train_data, val_data, shuffle_keys, epoch)
     metrics = jax.device_get(metrics)
     for name, value in metrics.items():
       history.setdefault(name, []).append(value)
     if on_epoch is not None:
       on_epoch(epoch, metrics)
+    if checkpoints is not None:
+      checkpoints.after_epoch(epoch, num_epochs, state, history)
   jax.block_until_ready(state)
   seconds["train"] = time.perf_counter() - start
   return RunResult(state=state, history={name: np.stack(values) for name, values in history.items()},
@@ -212,11 +218,8 @@ def fit(task: Task, sweep: Sweep, num_epochs: int, *,
 
 
 def train_agents(train: Callable, sweep: Sweep) -> RunResult:
-  """Every run of an agent whose whole training is one scan, as one compiled program.
-
-  `train(key, hparams) -> (final state, history: metric -> (log entries,))` is PureJaxRL's
-  `make_train(config)` product; here it is `jax.jit`-ed over the sweep's seeds and points.
-  """
+  """Every run of an agent whose whole training is one scan, as one compiled program:
+  `train(key, hparams) -> (final state, history: metric -> (log entries,))`, PureJaxRL-style."""
   start = time.perf_counter()
   keys, hparams = _keys_and_hparams(sweep)
   seconds = {"setup": time.perf_counter() - start}

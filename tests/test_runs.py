@@ -1,0 +1,363 @@
+"""Runs a researcher can trust: divergence, overrides, one-line failures, caches, file modes,
+checkpoints with exact resume, signals and kills (subprocesses where the signal or exit status
+is the point)."""
+
+import json
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import time
+
+import chex
+import jax
+import numpy as np
+import pytest
+import tensorflow_datasets as tfds
+
+from experiments.configs import linear_regression, rnn_binary_addition
+from experiments.main import command_line_fields
+from rabbitjax import checkpoint, report, stats, stopping
+from rabbitjax.config import ConfigError
+from rabbitjax.data import DatasetUnavailableError, load_split
+from rabbitjax.experiment import run_experiment
+from rabbitjax.exercises.rnn_binary_addition import EXERCISE as RNN
+from rabbitjax.train import make_sweep
+
+QUIET = dict(log=lambda line: None)
+# Subprocesses compile like the in-process tests (fast) and read no real dataset.
+ENV = {key: value for key, value in os.environ.items() if key != "TFDS_DATA_DIR"}
+ENV.update(JAX_DISABLE_MOST_OPTIMIZATIONS="true", JAX_PLATFORMS="cpu")
+LINEAR = "experiments/configs/linear_regression.py:quick"
+RNN_FLAGS = ["--config=experiments/configs/rnn_binary_addition.py:quick", "--config.variant=base",
+             "--config.num_epochs=24", "--config.checkpoint_every=1"]
+
+
+def strict_json(path):
+  """Parses a JSON file, refusing the NaN / Infinity tokens strict parsers reject."""
+  def refuse(token):
+    raise ValueError(f"non-standard JSON token {token}")
+  return json.loads(pathlib.Path(path).read_text(), parse_constant=refuse)
+
+
+def launch(*flags, workdir, timeout=180):
+  command = [sys.executable, "-m", "experiments.main", f"--workdir={workdir}", *flags]
+  return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=ENV)
+
+
+def one_error_line(completed) -> str:
+  lines = [line for line in completed.stderr.splitlines() if line.strip()]
+  assert len(lines) == 1 and lines[0].startswith("error: "), completed.stderr[-2000:]
+  assert "Traceback" not in completed.stderr
+  return lines[0]
+
+
+def final_numbers(workdir) -> dict:
+  summary = strict_json(pathlib.Path(workdir) / "summary.json")
+  return {name: [point["final"] for point in variant["points"]]
+          for name, variant in summary["variants"].items()}
+
+
+def assert_consistent(workdir) -> None:
+  """Summary, history and plots describe the same variants; every record link resolves."""
+  workdir = pathlib.Path(workdir)
+  if not (workdir / "summary.json").exists():
+    assert not (workdir / "history.json").exists()
+    return
+  variants = set(strict_json(workdir / "summary.json")["variants"])
+  assert set(strict_json(workdir / "history.json")) == variants
+  for name in variants:
+    assert (workdir / f"{name}_curves.png").stat().st_size > 0
+  assert {path.name.removesuffix("_curves.png") for path in workdir.glob("*_curves.png")
+          if path.exists()} == variants
+
+
+def no_temporaries(workdir) -> None:
+  workdir = pathlib.Path(workdir)
+  leftovers = [path for path in workdir.rglob("*") if path.name.endswith(".tmp")
+               or "orbax-checkpoint-tmp" in path.name or (path.is_symlink() and not path.exists())]
+  assert not leftovers, leftovers
+  assert [path.name for path in (workdir / ".records").iterdir()] in (
+      ["current", (workdir / ".records" / "current").resolve().name],
+      [(workdir / ".records" / "current").resolve().name, "current"])
+
+
+# --- divergence ----------------------------------------------------------------------------
+
+def test_diverged_runs_are_logged_marked_excluded_and_strict_json(tmp_path):
+  config = linear_regression.get_config("quick")
+  config.variant = "slope_3"
+  config.sweep = {"learning_rate": (0.1, 1e6)}
+  lines = []
+  summary = run_experiment(config, tmp_path, log=lines.append)
+  variant = summary["variants"]["slope_3"]
+  assert variant["diverged_runs"] == 2  # both seeds at lr 1e6
+  fine, blown = variant["points"]
+  assert fine["diverged"] == [] and fine["final"]["val_loss"]["runs"] == 2
+  assert [run["seed"] for run in blown["diverged"]] == [0, 1] and blown["diverged"][0]["epoch"] >= 1
+  assert blown["final"]["val_loss"]["mean"] is None and blown["final"]["val_loss"]["runs"] == 0
+  logged = [line for line in lines if "diverged at epoch" in line]
+  assert len(logged) == 2 and "seed 0, learning_rate=1e+06" in logged[0]  # once per run
+  for name in ("summary.json", "history.json"):
+    strict_json(tmp_path / name)
+  for line in (tmp_path / "metrics.jsonl").read_text().splitlines():
+    json.loads(line, parse_constant=lambda token: pytest.fail(token))
+  assert "2 runs diverged" in (tmp_path / "summary.md").read_text()
+
+
+def test_a_run_that_diverged_is_left_out_of_the_point_means():
+  history = {"loss": np.array([[[1.0], [2.0]], [[0.5], [np.nan]], [[0.25], [np.nan]]])}
+
+  class Result:  # just what summarize_variant reads
+    run = type("Run", (), {"history": history, "outputs": {}, "seconds": {}})()
+    sweep = make_sweep([7, 8], {"learning_rate": 0.1})
+    label, log_unit, tuning = "x", "epoch", {}
+    config = linear_regression.get_config("quick")
+
+  point = report.summarize_variant(Result())["points"][0]
+  assert point["diverged"] == [{"seed": 8, "epoch": 2}]
+  assert point["final"]["loss"]["mean"] == 0.25 and point["final"]["loss"]["runs"] == 1
+  # Tables and plot bands share the sample std.
+  mean, std, count = stats.over_seeds([[1.0], [2.0], [4.0]])
+  np.testing.assert_allclose(std, np.std([1.0, 2.0, 4.0], ddof=1))
+
+
+@pytest.mark.parametrize("expected, status", [(False, 3), (True, 0)])
+def test_divergence_exits_3_unless_expected(expected, status, tmp_path):
+  completed = launch(f"--config={LINEAR}", "--config.learning_rate=1e6",
+                     f"--config.divergence_expected={expected}", workdir=tmp_path)
+  assert completed.returncode == status, completed.stderr[-2000:]
+  if status:
+    assert "8 runs diverged" in one_error_line(completed)
+
+
+# --- overrides, bad input ------------------------------------------------------------------
+
+def test_command_line_fields_are_found():
+  argv = ["main", "--config=x.py", "--config.coefficients=(1,2)", "--config.sweep.noise=(0.,)",
+          "--workdir=w"]
+  assert command_line_fields(argv) == {"coefficients", "sweep"}
+
+
+def test_command_line_overrides_win_over_the_variant(tmp_path):
+  completed = launch(f"--config={LINEAR}", "--config.variant=slope_3",
+                     "--config.coefficients=(0.5,-1.0)", "--config.num_epochs=40",
+                     "--config.sweep.noise=(0.0,)", workdir=tmp_path)
+  assert completed.returncode == 0, completed.stderr[-2000:]
+  variant = strict_json(tmp_path / "summary.json")["variants"]["slope_3"]
+  assert variant["config"]["coefficients"] == [0.5, -1.0]  # the records say what ran
+  np.testing.assert_allclose(variant["points"][0]["final"]["coefficients"]["mean"], [0.5, -1.0],
+                             atol=0.05)
+
+
+@pytest.mark.parametrize("workdir, flag, message", [
+    ("run", "--config.variant=", "config.variant='' selects no variant"),
+    ("run", "--config.variant=,", "config.variant=',' selects no variant"),
+    ("run", "--config.variant=slope_3,slope_3", "names variant 'slope_3' twice"),
+    ("run", "--config.checkpoint_every=-2", "config.checkpoint_every=-2 is invalid"),
+    ("", "--config.seed=0", "the workdir is empty"),
+    ("a_file", "--config.seed=0", "is a file, not a directory"),
+    ("a_file/below", "--config.seed=0", "cannot write records into workdir"),
+    ("/proc/rabbitjax", "--config.seed=0", "cannot write records into workdir"),
+])
+def test_bad_selection_or_workdir_is_one_line_and_status_2(workdir, flag, message, tmp_path):
+  (tmp_path / "a_file").write_text("not a directory")
+  if workdir and not workdir.startswith("/"):
+    workdir = str(tmp_path / workdir)
+  completed = launch(f"--config={LINEAR}", flag, workdir=workdir)
+  assert completed.returncode == 2 and message in one_error_line(completed)
+  assert not (pathlib.Path.cwd() / "summary.json").exists()
+
+
+# --- data and caches -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("cache", ["a_file", "/proc/rabbitjax-cache"])
+def test_unusable_cache_directory_means_no_cache_and_a_warning(cache, tmp_path, caplog):
+  (tmp_path / "a_file").write_text("not a directory")
+  with tfds.testing.mock_data(num_examples=6):
+    data = load_split("mnist", "test", data_dir=str(tmp_path), cache_dir=tmp_path / cache)
+  assert data.inputs.shape == (6, 28, 28, 1)
+  assert "running without the cache" in caplog.text
+
+
+@pytest.mark.parametrize("damage", ["truncate", "overwrite"])
+def test_corrupt_cache_entry_is_rebuilt_with_a_warning(damage, tmp_path, caplog):
+  cache = tmp_path / "cache"
+  with tfds.testing.mock_data(num_examples=5):
+    fresh = load_split("mnist", "test", data_dir=str(tmp_path), cache_dir=cache)
+    [cached_file] = cache.glob("*.npz")
+    data = cached_file.read_bytes()
+    cached_file.write_bytes(data[:len(data) // 2] if damage == "truncate" else b"x" * len(data))
+    rebuilt = load_split("mnist", "test", data_dir=str(tmp_path), cache_dir=cache)
+    again = load_split("mnist", "test", data_dir=str(tmp_path), cache_dir=cache)
+  chex.assert_trees_all_equal(fresh, rebuilt, again)
+  assert "unusable" in caplog.text and "rebuilding" in caplog.text
+
+
+def test_corrupt_dataset_file_is_named(tmp_path, monkeypatch):
+  split_file = tmp_path / "mnist" / "3.0.1" / "mnist-test.array_record-00000-of-00001"
+  split_file.parent.mkdir(parents=True)
+  split_file.write_bytes(b"half a file")
+
+  class CorruptSource:  # what tfds.data_source gives for a truncated ArrayRecord file
+    def __len__(self):
+      return 3
+
+    def __getitem__(self, index):
+      raise RuntimeError("Corrupted Riegeli/records file: chunk header hash mismatch")
+
+  monkeypatch.setattr(tfds, "data_source", lambda *args, **kwargs: CorruptSource())
+  with pytest.raises(DatasetUnavailableError) as error:
+    load_split("mnist", "test", data_dir=str(tmp_path), cache_dir=None)
+  message = str(error.value)
+  assert "\n" not in message and str(split_file) in message and "is corrupt" in message
+  assert "hash mismatch" in message and "re-prepare" in message
+
+
+def test_files_follow_the_umask(tmp_path, monkeypatch):
+  monkeypatch.setenv("RABBITJAX_CACHE_DIR", str(tmp_path / "cache"))
+  previous = os.umask(0o022)
+  try:
+    run_experiment(linear_regression.get_config("quick"), tmp_path / "run", **QUIET)
+    with tfds.testing.mock_data(num_examples=4):
+      load_split("mnist", "test", data_dir=str(tmp_path))
+    saver = checkpoint.Checkpoints(tmp_path / "checkpoints", every=1, **QUIET)
+    saver.save(1, {"w": np.ones(3, np.float32)}, {"loss": [np.zeros((1, 1), np.float32)]})
+  finally:
+    os.umask(previous)
+  files = [path for path in (tmp_path / "run").rglob("*") if path.is_file()]
+  files += list((tmp_path / "cache").rglob("*.npz"))
+  files += [path for path in (tmp_path / "checkpoints").rglob("*") if path.is_file()]
+  assert len(files) > 10
+  assert {oct(path.stat().st_mode & 0o777) for path in files} == {"0o644"}
+
+
+# --- records: merge, refusal ---------------------------------------------------------------
+
+def test_a_rerun_merges_variants_keeps_finished_ones_and_refuses_another_config(tmp_path):
+  config = linear_regression.get_config("quick")
+  config.variant = "slope_3"
+  first = run_experiment(config, tmp_path, **QUIET)
+  config.variant = "slope_minus_6"
+  second = run_experiment(config, tmp_path, **QUIET)
+  assert list(second["variants"]) == ["slope_3", "slope_minus_6"]
+  assert second["variants"]["slope_3"] == first["variants"]["slope_3"]
+  assert set(strict_json(tmp_path / "history.json")) == {"slope_3", "slope_minus_6"}
+  assert_consistent(tmp_path)
+  lines = []
+  config.variant = "all"
+  run_experiment(config, tmp_path, log=lines.append)
+  assert sum("finished in an earlier run: kept" in line for line in lines) == 2
+  config.num_epochs = 6
+  with pytest.raises(ConfigError, match=r"config.num_epochs=5, this run has 6: pass --fresh"):
+    run_experiment(config, tmp_path, **QUIET)
+  fresh = run_experiment(config, tmp_path, fresh=True, **QUIET)
+  assert fresh["variants"]["slope_3"]["num_epochs"] == 6
+  no_temporaries(tmp_path)
+
+
+def test_summary_records_provenance(tmp_path):
+  summary = run_experiment(linear_regression.get_config("quick"), tmp_path, argv=["x"], **QUIET)
+  provenance = summary["provenance"]
+  assert provenance["versions"]["jax"] == jax.__version__ and provenance["argv"] == ["x"]
+  assert provenance["devices"]["count"] == len(jax.devices()) and provenance["backend"] == "cpu"
+  assert provenance["started"] <= provenance["finished"]
+  assert set(provenance) >= {"git", "cpu", "xla_flags", "python"}
+  assert summary["variants"]["slope_3"]["tuning"]["backend"] == "cpu"
+
+
+# --- checkpoints and exact resume ----------------------------------------------------------
+
+def test_interrupted_fit_resumes_to_the_same_numbers_bit_for_bit(tmp_path):
+  config = rnn_binary_addition.get_config("quick")
+  config.update(variant="recurrent_dropout", num_epochs=4, num_seeds=2)  # dropout keys too
+  from rabbitjax.config import variant_config
+  config = variant_config(config, "recurrent_dropout")
+  trainer, sweep = RNN.build(config), RNN.sweep(config)
+  uninterrupted = trainer.train(sweep)
+
+  class StopAfter(checkpoint.Checkpoints):
+    def after_epoch(self, epoch, num_epochs, state, history):
+      if epoch == 2:
+        stopping.STOP.set()
+      try:
+        super().after_epoch(epoch, num_epochs, state, history)
+      finally:
+        stopping.STOP.clear()
+
+  with pytest.raises(stopping.Interrupted):
+    trainer.train(sweep, None, StopAfter(tmp_path / "ck", every=-1, **QUIET))
+  resumed = trainer.train(sweep, None, checkpoint.Checkpoints(tmp_path / "ck", **QUIET))
+  chex.assert_trees_all_equal(resumed.history, uninterrupted.history)
+  chex.assert_trees_all_equal(resumed.state.params, uninterrupted.state.params)
+
+
+def _start(workdir, *flags):
+  command = [sys.executable, "-u", "-m", "experiments.main", f"--workdir={workdir}", *flags]
+  return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          env=ENV)
+
+
+def _wait_for(process, text, timeout=120):
+  deadline = time.monotonic() + timeout
+  for line in process.stdout:
+    if text in line:
+      return
+    assert time.monotonic() < deadline, f"no {text!r} in time"
+  pytest.fail(f"the run ended before {text!r}: {process.stderr.read()[-2000:]}")
+
+
+@pytest.fixture(scope="module")
+def uninterrupted_rnn(tmp_path_factory):
+  workdir = tmp_path_factory.mktemp("uninterrupted")
+  completed = launch(*RNN_FLAGS, workdir=workdir)
+  assert completed.returncode == 0, completed.stderr[-2000:]
+  return final_numbers(workdir)
+
+
+def test_sigint_stops_with_one_line_and_the_rerun_resumes_exactly(uninterrupted_rnn, tmp_path):
+  process = _start(tmp_path, *RNN_FLAGS)
+  _wait_for(process, "checkpoint saved at epoch 2")
+  process.send_signal(signal.SIGINT)
+  stdout, stderr = process.communicate(timeout=120)
+  assert process.returncode == 130, stderr[-2000:]
+  line = one_error_line(subprocess.CompletedProcess([], 130, stdout, stderr))
+  assert "stopped by SIGINT" in line and "rerun the same command to resume" in line
+  resumed = launch(*RNN_FLAGS, workdir=tmp_path)
+  assert resumed.returncode == 0 and "resumed from the checkpoint at epoch" in resumed.stdout
+  assert final_numbers(tmp_path) == uninterrupted_rnn
+  no_temporaries(tmp_path)
+  assert not (tmp_path / "checkpoints" / "base").exists()
+
+
+def test_sigkill_leaves_consistent_records_and_the_rerun_resumes_exactly(uninterrupted_rnn,
+                                                                          tmp_path):
+  process = _start(tmp_path, *RNN_FLAGS)
+  _wait_for(process, "checkpoint saved at epoch 3")
+  process.kill()
+  process.communicate(timeout=60)
+  assert_consistent(tmp_path)
+  resumed = launch(*RNN_FLAGS, workdir=tmp_path)
+  assert resumed.returncode == 0 and "resumed from the checkpoint at epoch" in resumed.stdout
+  assert final_numbers(tmp_path) == uninterrupted_rnn
+  assert_consistent(tmp_path)
+  no_temporaries(tmp_path)
+  epochs = [json.loads(line)["epoch"] for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+  assert epochs[-1] == 24 and set(range(1, 25)) <= set(epochs)
+
+
+def test_sigkill_between_variants_keeps_records_consistent(tmp_path):
+  flags = [f"--config={LINEAR}", "--config.num_epochs=60"]
+  for delay in (0.0, 0.02):  # into the first variant's commit, then somewhere later
+    process = _start(tmp_path, *flags)
+    _wait_for(process, "[slope_3] epoch 60/60")
+    time.sleep(delay)
+    process.kill()
+    process.communicate(timeout=60)
+    assert_consistent(tmp_path)
+  completed = launch(*flags, workdir=tmp_path)
+  assert completed.returncode == 0, completed.stderr[-2000:]
+  assert_consistent(tmp_path)
+  no_temporaries(tmp_path)
+  assert set(strict_json(tmp_path / "summary.json")["variants"]) == {"slope_3", "slope_minus_6"}
