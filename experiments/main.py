@@ -15,12 +15,14 @@ import sys
 
 from rabbitjax import stopping
 
-stopping.install()  # before JAX is imported: see rabbitjax/stopping.py
+if __name__ == "__main__":
+  stopping.install()  # before JAX is imported: see rabbitjax/stopping.py
 
 from absl import app, flags, logging  # noqa: E402
 from ml_collections import config_flags  # noqa: E402
 
-from rabbitjax.config import ConfigError  # noqa: E402
+from rabbitjax.cache import enable_compilation_cache  # noqa: E402
+from rabbitjax.config import ConfigError, command_line_fields  # noqa: E402
 from rabbitjax.data import DatasetUnavailableError  # noqa: E402
 from rabbitjax.experiment import run_experiment  # noqa: E402
 from rabbitjax.io import WorkdirError  # noqa: E402
@@ -53,13 +55,6 @@ def _one_line(err: BaseException) -> str:
   return text if len(text) <= 400 else text[:397] + "..."
 
 
-def command_line_fields(argv) -> set[str]:
-  """The config fields `--config.NAME...` flags set (they win over every variant's values)."""
-  prefix = "--config."
-  return {arg[len(prefix):].split("=", 1)[0].split(".", 1)[0]
-          for arg in argv if arg.startswith(prefix)}
-
-
 def parse_flags(argv):
   """absl's parser, but a bad flag is one line and exit status 2 rather than a usage dump."""
   try:
@@ -79,6 +74,7 @@ def main(argv):
   if len(argv) > 1:
     _fail(f"unexpected arguments: {' '.join(argv[1:])}")
   logging.set_verbosity(logging.WARNING)
+  enable_compilation_cache()
   try:
     summary = run_experiment(FLAGS.config, FLAGS.workdir, data_dir=FLAGS.data_dir,
                              command_line=command_line_fields(sys.argv), fresh=FLAGS.fresh)

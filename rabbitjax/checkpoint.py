@@ -11,7 +11,6 @@ import time
 
 import jax
 import numpy as np
-import orbax.checkpoint as ocp
 
 from rabbitjax import io
 from rabbitjax.stopping import STOP, Interrupted
@@ -40,7 +39,9 @@ class Checkpoints:
     self._since_save = time.perf_counter()
     self._manager = None
 
-  def _open(self) -> ocp.CheckpointManager:
+  def _open(self):
+    import orbax.checkpoint as ocp  # here: runs that never checkpoint never import it
+
     if self._manager is None:
       options = ocp.CheckpointManagerOptions(max_to_keep=1, create=True,
                                              enable_async_checkpointing=False,
@@ -53,6 +54,8 @@ class Checkpoints:
     # No orbax manager (and its threads) for a run that has nothing to restore.
     if not self.directory.is_dir() or not any(self.directory.iterdir()):
       return None
+    import orbax.checkpoint as ocp
+
     manager = self._open()
     epoch = manager.latest_step()
     if epoch is None:
@@ -66,6 +69,8 @@ class Checkpoints:
     return epoch, restored.state, history
 
   def save(self, epoch: int, state, history: dict) -> None:
+    import orbax.checkpoint as ocp
+
     start = time.perf_counter()
     stacked = {name: np.stack(values) for name, values in history.items()}
     manager = self._open()

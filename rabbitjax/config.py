@@ -118,6 +118,13 @@ def _check(path: str, rule: Rule, value) -> None:
     raise ConfigError(f"{path}={value!r} is invalid: must be {rule.wanted}")
 
 
+def command_line_fields(argv) -> set[str]:
+  """The config fields `--config.NAME...` flags set (they win over every variant's values)."""
+  prefix = "--config."
+  return {arg[len(prefix):].split("=", 1)[0].split(".", 1)[0]
+          for arg in argv if arg.startswith(prefix)}
+
+
 def variant_names(config: ml_collections.ConfigDict) -> list[str]:
   """The variants `config.variant` selects: one name, a comma-separated list, or 'all'."""
   available = list(config.get("variants", {}) or {})

@@ -133,6 +133,9 @@ def run_experiment(
   _refuse_other_config(store.read_json("config.json"), config.to_dict(), "an earlier")
   summary = store.read_json("summary.json") or {"exercise": config.exercise, "variants": {}}
   history = store.read_json("history.json") or {}
+  for record in history.values():  # back to arrays (null -> NaN), cheap to write again
+    record["metrics"] = {name: np.asarray(values, np.float64)
+                         for name, values in record["metrics"].items()}
   summary["provenance"] = provenance.provenance(argv)
   for name in names:
     if STOP.is_set():
@@ -175,7 +178,7 @@ def _write_records(directory: pathlib.Path, config, summary: dict, history: dict
                    result: VariantResult, trainer: Trainer) -> list[str]:
   """Writes the records that change with `result` into `directory`; returns their names."""
   io.write_json(directory / "config.json", config.to_dict())
-  io.write_json(directory / "history.json", history)
+  io.write_json(directory / "history.json", history, indent=None)
   io.write_json(directory / "summary.json", summary)
   io.write_text(directory / "summary.md", report.markdown(io.strict(summary)))
   names = ["config.json", "history.json", "summary.json", "summary.md"]

@@ -2,10 +2,11 @@
 
 Models and the engine stay plain: a model takes its convolution formulation, the engine its
 micro-batch, evaluation batch and seeds-at-once as ordinary arguments, and neither looks at the
-machine. `decide` picks those arguments from the backend (and, for the CNNs on CPU, the
-processor) and says why; the launcher logs the decision once per variant and writes
-`Tuning.record()` into summary.json. Each choice was measured on the project's 2-core CPU
-(BUILD_NOTES.md, Decisions, "Classifiers").
+machine. `decide` picks those arguments from the backend and the config's precision, and says
+why; the launcher logs the decision once per variant and writes `Tuning.record()` into
+summary.json. Each choice was measured on the project's 2-core CPU (BUILD_NOTES.md, Decisions,
+"Classifiers"). No default depends on the processor's flags: float32 everywhere unless the
+config asks for bfloat16 matmuls (`precision`), which pay on some CPUs and not on others.
 
 Measures that hold on every backend live where they act, each tested against the plain form:
 the packed-key shuffle (`train/shuffle.py`, a uniform permutation), one gather per epoch
@@ -24,8 +25,15 @@ from rabbitjax.models.conv import IMPLEMENTATIONS
 
 # Config values of `conv_impl`: a formulation, or "auto" for `decide`'s choice.
 CONV_CHOICES = ("auto", *IMPLEMENTATIONS)
-_PRECISION = {"lax": "float32", "im2col": "float32",
-              "im2col_bf16": "bfloat16 operands, float32 accumulation"}
+# Config values of `precision`: of the convolutions' matmuls (accumulation is float32 in both).
+PRECISIONS = ("float32", "bfloat16")
+
+
+def conv_precision(conv_impl: str | None) -> str | None:
+  """The matmul precision of a conv formulation ('float32' or 'bfloat16'), None for no conv."""
+  if conv_impl is None:
+    return None
+  return "bfloat16" if conv_impl.endswith("_bf16") else "float32"
 
 
 @functools.cache
@@ -56,7 +64,7 @@ class Tuning:
     """For summary.json: every field, plus the convolutions' matmul precision."""
     record = dataclasses.asdict(self)
     record["reasons"] = list(self.reasons)
-    record["conv_precision"] = _PRECISION.get(self.conv_impl)
+    record["conv_precision"] = conv_precision(self.conv_impl)
     return record
 
   def line(self) -> str:
@@ -70,33 +78,29 @@ class Tuning:
 
 
 def decide(*, has_conv: bool = False, batch_size: int | None = None, conv_impl: str = "auto",
-           microbatch_size: int = 0, seeds_at_once: int = 0, eval_batch_size: int | None = None,
-           default_eval_batch_size: int | None = None, backend: str | None = None,
-           cpu: tuple[str, frozenset] | None = None) -> Tuning:
+           precision: str = "float32", microbatch_size: int = 0, seeds_at_once: int = 0,
+           eval_batch_size: int | None = None, default_eval_batch_size: int | None = None,
+           backend: str | None = None, cpu: tuple[str, frozenset] | None = None) -> Tuning:
   """The tuning for a run; 0 (or "auto") asks for the automatic choice, anything else is kept.
 
   Args:
     has_conv: the model has convolutions (the CNNs), which most of the choices are about.
     batch_size: the training batch, which a micro-batch must divide.
-    conv_impl, microbatch_size, seeds_at_once, eval_batch_size: the config's values.
+    conv_impl, precision, microbatch_size, seeds_at_once, eval_batch_size: the config's values.
     default_eval_batch_size: the evaluation batch when not a CNN on CPU.
-    backend, cpu: this process's (jax.default_backend(), cpu_facts()) unless given (tests).
+    backend, cpu: this process's (jax.default_backend(), cpu_facts()) unless given (tests); the
+      CPU is recorded, never used to choose.
   """
   backend = backend or jax.default_backend()
-  cpu_model, flags = cpu or cpu_facts()
+  cpu_model, _ = cpu or cpu_facts()
   cnn_on_cpu = has_conv and backend == "cpu"
+  bf16 = "_bf16" if precision == "bfloat16" else ""
   reasons = []
   if has_conv and conv_impl == "auto":
-    if backend != "cpu":
-      conv_impl = "lax"
-    elif "amx_bf16" in flags:
-      conv_impl = "im2col_bf16"
-      reasons.append("im2col with bf16 matmuls: this CPU has AMX-BF16 tiles, measured 1.5x "
-                     "faster per CNN step (lax.conv is 24x slower inside XLA:CPU's scan)")
-    else:
-      conv_impl = "im2col"
-      reasons.append("im2col in float32: no AMX-BF16 here, where bf16 matmuls ran slower "
-                     "(lax.conv is 24x slower inside XLA:CPU's scan)")
+    conv_impl = ("im2col" if backend == "cpu" else "lax") + bf16
+    if backend == "cpu":
+      reasons.append(f"im2col ({precision} matmuls, as configured): XLA:CPU's lax.conv is 24x "
+                     "slower inside the epoch's scan")
   if not microbatch_size and cnn_on_cpu and batch_size % 16 == 0 and batch_size > 16:
     microbatch_size = 16
     reasons.append("gradient over micro-batches of 16: activations stay in cache (1.3x)")

@@ -10,7 +10,7 @@ import tensorflow_datasets as tfds
 from experiments.configs import cifar10_cnn, mnist_cnn, mnist_dropout_mlp, perceptron
 from flax import linen as nn
 from rabbitjax import tuning
-from rabbitjax.config import variant_config
+from rabbitjax.config import ConfigError, variant_config
 from rabbitjax.data import Dataset, logic_gate, split
 from rabbitjax.exercises import classification, exercise_for
 from rabbitjax.models import MLP, CifarCNN, MnistCNN, parameter_count
@@ -94,27 +94,62 @@ def test_max_pool_equals_flax_max_pool_in_values_and_gradients(shape):
   chex.assert_trees_all_close(jax.grad(loss(max_pool_2x2))(inputs), jax.grad(loss(flax_pool))(inputs))
 
 
-def test_bf16_default_needs_amx_tiles(tmp_path):
+def test_cpu_facts_are_read_and_recorded_but_never_choose(tmp_path):
   avx512_only, amx = tmp_path / "avx512_only", tmp_path / "amx"
   avx512_only.write_text("model name\t: Some Xeon\nflags\t\t: fpu avx512f avx512_bf16\n")
   amx.write_text("flags\t\t: fpu avx512f avx512_bf16 amx_tile amx_bf16\n")
   assert tuning.cpu_facts(str(avx512_only)) == ("Some Xeon", {"fpu", "avx512f", "avx512_bf16"})
   assert tuning.cpu_facts(str(tmp_path / "missing"))[1] == frozenset()
-  cnn = lambda cpuinfo: tuning.decide(has_conv=True, batch_size=128, backend="cpu",
-                                      cpu=tuning.cpu_facts(str(cpuinfo))).conv_impl
-  assert cnn(avx512_only) == "im2col"  # measured slower than float32 without AMX
-  assert cnn(amx) == "im2col_bf16"
-  assert cnn(tmp_path / "missing") == "im2col"
+  for cpuinfo in (avx512_only, amx, tmp_path / "missing"):
+    chosen = tuning.decide(has_conv=True, batch_size=128, backend="cpu",
+                           cpu=tuning.cpu_facts(str(cpuinfo)))
+    assert chosen.conv_impl == "im2col" and chosen.record()["conv_precision"] == "float32"
 
 
-def test_conv_impl_default_per_backend_and_explicit_choices_kept():
+@pytest.mark.parametrize("backend, precision, conv_impl", [
+    ("cpu", "float32", "im2col"), ("cpu", "bfloat16", "im2col_bf16"),
+    ("gpu", "float32", "lax"), ("gpu", "bfloat16", "lax_bf16"),
+])
+def test_precision_and_backend_choose_the_conv(backend, precision, conv_impl):
   cpu = ("test cpu", frozenset({"amx_bf16"}))
-  assert tuning.decide(has_conv=True, batch_size=128, backend="gpu", cpu=cpu).conv_impl == "lax"
-  chosen = tuning.decide(has_conv=True, batch_size=128, conv_impl="im2col", backend="cpu", cpu=cpu)
-  assert chosen.conv_impl == "im2col" and chosen.record()["conv_precision"] == "float32"
-  assert tuning.decide(has_conv=False, backend="cpu", cpu=cpu).conv_impl is None
+  chosen = tuning.decide(has_conv=True, batch_size=128, precision=precision, backend=backend,
+                         cpu=cpu)
+  assert chosen.conv_impl == conv_impl and chosen.record()["conv_precision"] == precision
+  explicit = tuning.decide(has_conv=True, batch_size=128, conv_impl="lax", backend=backend, cpu=cpu)
+  assert explicit.conv_impl == "lax"
+  assert tuning.decide(has_conv=False, backend=backend, cpu=cpu).conv_impl is None
+
+
+def test_conv_impl_must_compute_in_the_configured_precision():
+  config = mnist_cnn.get_config()
+  config.conv_impl = "im2col_bf16"
+  with pytest.raises(ConfigError, match="config.conv_impl='im2col_bf16' does not compute in "
+                                        "config.precision='float32'"):
+    exercise_for(config)
+  config.precision = "bfloat16"
+  assert exercise_for(config).name == "classification"
   with pytest.raises(ValueError, match="'winograd'"):
     MnistCNN(conv_impl="winograd").init(jax.random.key(0), jnp.zeros((1, 28, 28, 1)))
+
+
+def test_bf16_lax_conv_is_lax_conv_to_bfloat16_precision():
+  from rabbitjax.models.conv import Conv
+  inputs = jax.random.normal(jax.random.key(0), (2, 9, 8, 3))
+  params = Conv(4).init(jax.random.key(1), inputs)
+  exact, bf16 = (Conv(4, impl=impl).apply(params, inputs) for impl in ("lax", "lax_bf16"))
+  chex.assert_type(bf16, jnp.float32)
+  chex.assert_trees_all_close(bf16, exact, rtol=0.05, atol=0.05)
+
+
+def test_course_initialisers_by_default_flax_as_an_option():
+  """Keras' glorot_uniform kernels (bound sqrt(6 / (fan_in + fan_out))) and zero biases."""
+  params = MLP((12,), 3).init(jax.random.key(0), jnp.zeros((1, 4)))["params"]
+  bound = np.sqrt(6 / (4 + 12))
+  assert np.abs(params["Dense_0"]["kernel"]).max() <= bound and np.all(params["Dense_0"]["bias"] == 0)
+  flax = MLP((12,), 3, kernel_init="lecun_normal").init(jax.random.key(0), jnp.zeros((1, 4)))
+  assert not np.allclose(flax["params"]["Dense_0"]["kernel"], params["Dense_0"]["kernel"])
+  cnn = MnistCNN().init(jax.random.key(0), jnp.zeros((1, 28, 28, 1)))["params"]
+  assert np.abs(cnn["Conv_1"]["kernel"]).max() <= np.sqrt(6 / (9 * 32 + 9 * 64))
 
 
 @pytest.fixture

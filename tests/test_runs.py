@@ -17,9 +17,8 @@ import pytest
 import tensorflow_datasets as tfds
 
 from experiments.configs import linear_regression, rnn_binary_addition
-from experiments.main import command_line_fields
 from rabbitjax import checkpoint, report, stats, stopping
-from rabbitjax.config import ConfigError
+from rabbitjax.config import ConfigError, command_line_fields
 from rabbitjax.data import DatasetUnavailableError, load_split
 from rabbitjax.experiment import run_experiment
 from rabbitjax.exercises.rnn_binary_addition import EXERCISE as RNN

@@ -28,6 +28,7 @@ def regression_config(variants: dict, mode: str | None, **settings) -> ml_collec
   config.num_train = 256
   config.num_test = 256
   config.x_range = (-1.0, 1.0)
+  config.kernel_init = "glorot_uniform"  # Keras' Dense default; "lecun_normal" for Flax's
 
   config.optimizer = "sgd"
   config.learning_rate = 0.1

@@ -12,15 +12,13 @@ import pathlib
 
 import jax
 import numpy as np
-import tensorflow_datasets as tfds
 from absl import logging
 
+from rabbitjax import cache
 from rabbitjax.data.types import Dataset
 from rabbitjax.io import atomic_path
 
 DATA_DIR_ENV = "TFDS_DATA_DIR"
-CACHE_DIR_ENV = "RABBITJAX_CACHE_DIR"
-DEFAULT_CACHE_DIR = pathlib.Path.home() / ".cache" / "rabbitjax"
 _USE_DEFAULT_CACHE = object()
 
 
@@ -83,7 +81,7 @@ def load_split(
   """
   layout = _layout(name)
   if cache_dir is _USE_DEFAULT_CACHE:
-    cache_dir = os.environ.get(CACHE_DIR_ENV) or DEFAULT_CACHE_DIR
+    cache_dir = cache.cache_dir()
   raw_inputs, labels = _read_arrays(name, split, resolve_data_dir(data_dir), cache_dir)
   inputs = raw_inputs.astype(np.float32) / np.float32(layout.scale)
   targets = labels.astype(np.int32)
@@ -104,6 +102,8 @@ def _first_line(err: BaseException, limit: int = 160) -> str:
 
 
 def _open_source(name: str, split: str, data_dir: str | None):
+  import tensorflow_datasets as tfds  # here: regression and RL runs never pay for its import
+
   try:
     return tfds.data_source(name, split=split, data_dir=data_dir, download=False)
   except Exception as err:  # tfds signals a missing dataset with several unrelated exception types.

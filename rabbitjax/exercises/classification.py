@@ -14,6 +14,7 @@ from rabbitjax.data import LOGIC_GATES, load_split, logic_gate, split
 from rabbitjax.exercises.base import Exercise, Trainer, supervised_trainer
 from rabbitjax.models import MLP, CifarCNN, MnistCNN
 from rabbitjax.models.activations import ACTIVATIONS
+from rabbitjax.models.initializers import KERNEL_INITS
 from rabbitjax.train import OPTIMIZERS, Task, accuracy, make_optimizer, softmax_cross_entropy
 from rabbitjax.train.losses import binary_accuracy, sigmoid_binary_cross_entropy
 
@@ -35,6 +36,8 @@ FIELDS = {
     "split_seed": rules.integer(0),
     "model": rules.one_of(MODELS),
     "conv_impl": rules.one_of(tuning.CONV_CHOICES),
+    "precision": rules.one_of(tuning.PRECISIONS),
+    "kernel_init": rules.one_of(KERNEL_INITS),
     "microbatch_size": rules.AUTOMATIC_OR_COUNT,
     "seeds_at_once": rules.AUTOMATIC_OR_COUNT,
     "eval_batch_size": rules.AUTOMATIC_OR_COUNT,
@@ -55,6 +58,9 @@ def check(config: ml_collections.ConfigDict) -> None:
   if config.microbatch_size and config.batch_size % config.microbatch_size:
     raise rules.ConfigError(f"config.microbatch_size={config.microbatch_size!r} is invalid: must "
                             f"divide config.batch_size={config.batch_size}")
+  if config.conv_impl != "auto" and tuning.conv_precision(config.conv_impl) != config.precision:
+    raise rules.ConfigError(f"config.conv_impl={config.conv_impl!r} does not compute in "
+                            f"config.precision={config.precision!r}")
   if config.model in CNNS and CNNS[config.model][1] != config.dataset:
     raise rules.ConfigError(f"config.model={config.model!r} takes {CNNS[config.model][1]} images, "
                             f"not config.dataset={config.dataset!r}")
@@ -73,9 +79,9 @@ def check(config: ml_collections.ConfigDict) -> None:
 
 def make_model(config: ml_collections.ConfigDict, conv_impl: str | None) -> nn.Module:
   if config.model in CNNS:
-    return CNNS[config.model][0](conv_impl=conv_impl)
+    return CNNS[config.model][0](conv_impl=conv_impl, kernel_init=config.kernel_init)
   return MLP(hidden=tuple(config.hidden), outputs=config.outputs, activation=config.activation,
-             dropout=config.dropout)
+             dropout=config.dropout, kernel_init=config.kernel_init)
 
 
 def load_data(config: ml_collections.ConfigDict, data_dir: str | None):
@@ -96,7 +102,8 @@ def load_data(config: ml_collections.ConfigDict, data_dir: str | None):
 
 def decide_tuning(config: ml_collections.ConfigDict) -> tuning.Tuning:
   return tuning.decide(has_conv=config.model in CNNS, batch_size=config.batch_size,
-                       conv_impl=config.conv_impl, microbatch_size=config.microbatch_size,
+                       conv_impl=config.conv_impl, precision=config.precision,
+                       microbatch_size=config.microbatch_size,
                        seeds_at_once=config.seeds_at_once, eval_batch_size=config.eval_batch_size,
                        default_eval_batch_size=1000)
 

@@ -10,6 +10,7 @@ from rabbitjax import plots, tuning
 from rabbitjax.data import polynomial_regression
 from rabbitjax.exercises.base import Exercise, Trainer, supervised_trainer
 from rabbitjax.models import PolynomialRegression, polynomial_coefficients
+from rabbitjax.models.initializers import KERNEL_INITS
 from rabbitjax.train import OPTIMIZERS, Task, make_optimizer, mean_squared_error
 
 FIELDS = {
@@ -18,6 +19,7 @@ FIELDS = {
     "num_train": rules.COUNT,
     "num_test": rules.COUNT,
     "x_range": rules.numbers(length=2),
+    "kernel_init": rules.one_of(KERNEL_INITS),
     "optimizer": rules.one_of(OPTIMIZERS),
     "learning_rate": rules.POSITIVE,
     "batch_size": rules.COUNT,
@@ -49,7 +51,8 @@ def make_trainer(config: ml_collections.ConfigDict) -> Trainer:
         "coefficient_error": jnp.max(jnp.abs(fitted - true_coefficients)),
     }
 
-  task = Task(model=PolynomialRegression(degree=len(config.coefficients) - 1),
+  task = Task(model=PolynomialRegression(degree=len(config.coefficients) - 1,
+                                         kernel_init=config.kernel_init),
               loss=mean_squared_error, optimizer=make_optimizer(config.optimizer),
               batch_size=config.batch_size)
   return supervised_trainer(task, config.num_epochs, tuning.decide(eval_batch_size=config.num_test),

@@ -5,6 +5,7 @@ from flax import linen as nn
 
 from rabbitjax.models.activations import ACTIVATIONS
 from rabbitjax.models.conv import Conv, max_pool_2x2
+from rabbitjax.models.initializers import KERNEL_INITS
 
 
 class MLP(nn.Module):
@@ -14,6 +15,7 @@ class MLP(nn.Module):
   hidden=() with 10 outputs is softmax regression; (12,) with 3 outputs the iris net;
   (512, 512) with dropout 0.2 the MNIST MLP; the RL agents' Q-network, policy and baseline.
   flatten=False keeps every leading axis (an agent's (time, episodes, observation) batches).
+  kernel_init: a name from KERNEL_INITS (Keras' glorot_uniform by default); biases start at 0.
   """
 
   hidden: tuple = ()
@@ -21,52 +23,62 @@ class MLP(nn.Module):
   activation: str = "relu"
   dropout: float = 0.0
   flatten: bool = True
+  kernel_init: str = "glorot_uniform"
 
   @nn.compact
   def __call__(self, x: jax.Array, *, train: bool = False) -> jax.Array:
+    dense = lambda width: nn.Dense(width, kernel_init=KERNEL_INITS[self.kernel_init])
     if self.flatten:
       x = x.reshape(x.shape[0], -1)
     for width in self.hidden:
-      x = ACTIVATIONS[self.activation](nn.Dense(width)(x))
+      x = ACTIVATIONS[self.activation](dense(width)(x))
       x = nn.Dropout(self.dropout, deterministic=not train)(x)
-    return nn.Dense(self.outputs)(x)
+    return dense(self.outputs)(x)
 
 
 class MnistCNN(nn.Module):
   """conv32-conv64 (3x3, valid, relu), maxpool 2, dropout .25, dense 128 relu, dropout .5, dense 10.
 
-  conv_impl: 'lax', 'im2col' or 'im2col_bf16'; see models/conv.py.
+  conv_impl: a formulation from models/conv.py; kernel_init: as MLP's.
   """
 
   conv_impl: str = "lax"
+  kernel_init: str = "glorot_uniform"
 
   @nn.compact
   def __call__(self, x: jax.Array, *, train: bool = False) -> jax.Array:
-    x = nn.relu(Conv(32, padding="VALID", impl=self.conv_impl)(x))
-    x = nn.relu(Conv(64, padding="VALID", impl=self.conv_impl)(x))
+    conv = lambda features: Conv(features, padding="VALID", impl=self.conv_impl,
+                                 kernel_init=self.kernel_init)
+    dense = lambda width: nn.Dense(width, kernel_init=KERNEL_INITS[self.kernel_init])
+    x = nn.relu(conv(32)(x))
+    x = nn.relu(conv(64)(x))
     x = nn.Dropout(0.25, deterministic=not train)(max_pool_2x2(x))
-    x = nn.relu(nn.Dense(128)(x.reshape(x.shape[0], -1)))
+    x = nn.relu(dense(128)(x.reshape(x.shape[0], -1)))
     x = nn.Dropout(0.5, deterministic=not train)(x)
-    return nn.Dense(10)(x)
+    return dense(10)(x)
 
 
 class CifarCNN(nn.Module):
   """2 x (conv32 same, conv32 valid), pool, drop .25, 2 x conv64 likewise, dense 512, drop .5, 10.
 
-  conv_impl: as MnistCNN's.
+  conv_impl, kernel_init: as MnistCNN's.
   """
 
   conv_impl: str = "lax"
+  kernel_init: str = "glorot_uniform"
 
   @nn.compact
   def __call__(self, x: jax.Array, *, train: bool = False) -> jax.Array:
+    conv = lambda features, padding: Conv(features, padding=padding, impl=self.conv_impl,
+                                          kernel_init=self.kernel_init)
+    dense = lambda width: nn.Dense(width, kernel_init=KERNEL_INITS[self.kernel_init])
     for features in (32, 64):
-      x = nn.relu(Conv(features, padding="SAME", impl=self.conv_impl)(x))
-      x = nn.relu(Conv(features, padding="VALID", impl=self.conv_impl)(x))
+      x = nn.relu(conv(features, "SAME")(x))
+      x = nn.relu(conv(features, "VALID")(x))
       x = nn.Dropout(0.25, deterministic=not train)(max_pool_2x2(x))
-    x = nn.relu(nn.Dense(512)(x.reshape(x.shape[0], -1)))
+    x = nn.relu(dense(512)(x.reshape(x.shape[0], -1)))
     x = nn.Dropout(0.5, deterministic=not train)(x)
-    return nn.Dense(10)(x)
+    return dense(10)(x)
 
 
 def parameter_count(params) -> int:

@@ -5,8 +5,10 @@ forward + backward, runs 24x slower inside a `lax.scan` (where the engine runs e
 outside one, and even outside a loop it is 3x slower than the im2col formulation here: the
 kernel-size-many shifted views of the input concatenated along channels, then one matmul.
 
-Implementations (`rabbitjax.tuning` chooses one per machine; the model just takes it):
+Implementations (`rabbitjax.tuning` chooses one from the backend and the config's precision; the
+model just takes it):
   'lax':         `lax.conv_general_dilated` (GPUs and TPUs).
+  'lax_bf16':    the same with bfloat16 operands, float32 accumulation and result.
   'im2col':      shifted views + one float32 matmul; the same numbers as 'lax'.
   'im2col_bf16': the same with the matmul's operands in bfloat16, accumulated and returned in
                  float32 (what JAX's default precision does for float32 matmuls on TPU). On a CPU
@@ -20,7 +22,9 @@ import jax
 import jax.numpy as jnp
 from flax import linen as nn
 
-IMPLEMENTATIONS = ("lax", "im2col", "im2col_bf16")
+from rabbitjax.models.initializers import KERNEL_INITS
+
+IMPLEMENTATIONS = ("lax", "lax_bf16", "im2col", "im2col_bf16")
 
 
 def _shifted_views(inputs: jax.Array, kernel_h: int, kernel_w: int, dtype) -> jax.Array:
@@ -109,16 +113,19 @@ class Conv(nn.Module):
   kernel_size: tuple = (3, 3)
   padding: str = "VALID"
   impl: str = "lax"
+  kernel_init: str = "glorot_uniform"  # a name from models/initializers.py
 
   @nn.compact
   def __call__(self, inputs: jax.Array) -> jax.Array:
     if self.impl not in IMPLEMENTATIONS:
       raise ValueError(f"conv impl {self.impl!r} is not one of {', '.join(IMPLEMENTATIONS)}")
-    kernel = self.param("kernel", nn.initializers.lecun_normal(),
+    kernel = self.param("kernel", KERNEL_INITS[self.kernel_init],
                         (*self.kernel_size, inputs.shape[-1], self.features))
     bias = self.param("bias", nn.initializers.zeros_init(), (self.features,))
-    if self.impl == "lax":
-      outputs = jax.lax.conv_general_dilated(inputs, kernel, (1, 1), self.padding,
+    if self.impl in ("lax", "lax_bf16"):
+      dtype = jnp.bfloat16 if self.impl == "lax_bf16" else inputs.dtype
+      outputs = jax.lax.conv_general_dilated(inputs.astype(dtype), kernel.astype(dtype), (1, 1),
+                                             self.padding, preferred_element_type=jnp.float32,
                                              dimension_numbers=("NHWC", "HWIO", "NHWC"))
     else:
       dtype = jnp.bfloat16 if self.impl == "im2col_bf16" else jnp.float32

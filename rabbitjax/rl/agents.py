@@ -189,7 +189,7 @@ def make_q_approx(params: QApproxParams, env, env_params):
   one every `target_period` steps (1: no target network). No replay buffer.
   hparams: epsilon (final value of the decay), learning_rate.
   """
-  network = MLP(tuple(params.hidden), env.num_actions, flatten=False)
+  network = MLP(tuple(params.hidden), env.num_actions, flatten=False, kernel_init="lecun_normal")
   optimizer = make_optimizer(params.optimizer)
   num_envs = params.num_envs
 
@@ -261,8 +261,9 @@ def make_reinforce(params: ReinforceParams, env, env_params):
   probe_obs = jnp.asarray([obs for obs, _ in params.probes.values()], jnp.float32).reshape(
       len(params.probes), env.observation_size)
   probe_actions = jnp.asarray([action for _, action in params.probes.values()], jnp.int32)
-  policy = MLP(tuple(params.hidden), env.num_actions, flatten=False)
-  baseline = MLP(tuple(params.hidden), 1, flatten=False)
+  # Flax's initialiser: the agents are no Keras code of the course (and keep their measured runs).
+  policy = MLP(tuple(params.hidden), env.num_actions, flatten=False, kernel_init="lecun_normal")
+  baseline = MLP(tuple(params.hidden), 1, flatten=False, kernel_init="lecun_normal")
   policy_optimizer = make_optimizer(params.optimizer)
   baseline_optimizer = optax.adam(params.baseline_learning_rate)
   num_episodes, horizon = params.episodes_per_update, env_params.max_steps

@@ -1,0 +1,111 @@
+r"""The whole course in one command: every exercise, then REPORT.md checking the course's claims.
+
+    python -m experiments.course --workdir=runs/course                 # standard tier
+    python -m experiments.course --workdir=runs/course --tier=quick    # a ~2-minute smoke run
+
+Each exercise's records go to DIR/<config>/ (as `experiments.main` writes them); DIR/REPORT.md
+links their figures. Rerun the same command to resume; an exercise whose dataset is missing is
+skipped with one line. Exit status as experiments.main's (divergence is reported, not fatal).
+"""
+
+import pathlib
+import sys
+import time
+
+from rabbitjax import stopping
+
+if __name__ == "__main__":
+  stopping.install()  # before JAX is imported: see rabbitjax/stopping.py
+
+from absl import app, flags, logging  # noqa: E402
+
+from rabbitjax import course, provenance, tuning  # noqa: E402
+from rabbitjax.cache import enable_compilation_cache  # noqa: E402
+from rabbitjax.config import ConfigError  # noqa: E402
+from rabbitjax.data import DatasetUnavailableError  # noqa: E402
+from rabbitjax.experiment import run_experiment  # noqa: E402
+from rabbitjax.io import WorkdirError, write_text  # noqa: E402
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("workdir", None, "Directory for REPORT.md and each exercise's records.")
+flags.DEFINE_enum("tier", "standard", course.TIERS, "quick: smoke run; standard: <= 20 min on 2 "
+                  "CPU cores; full: the course's own settings.")
+flags.DEFINE_string("data_dir", None, "tfds data directory (default: $TFDS_DATA_DIR).")
+flags.DEFINE_bool("fresh", False, "Discard earlier records in the workdir and start over.")
+flags.DEFINE_list("parts", ",".join(course.PARTS), "The exercises (config names) to run; the "
+                  "report covers every exercise with records in the workdir.")
+flags.mark_flags_as_required(["workdir"])
+
+
+def _config(part: str, tier: str):
+  module = __import__(f"experiments.configs.{part}", fromlist=["get_config"])
+  config = module.get_config("quick" if tier == "quick" else None)
+  overrides = course.OVERRIDES[tier].get(part, {})
+  with config.unlocked():
+    for key, value in overrides.items():
+      config[key] = value
+  return config, set(overrides)
+
+
+def _fail(message: str, status: int = 2) -> None:
+  print(f"error: {message}", file=sys.stderr, flush=True)
+  sys.exit(status)
+
+
+def run_course(workdir, tier: str, *, data_dir=None, fresh=False, parts=course.PARTS,
+               log=print) -> pathlib.Path:
+  """Trains every part of `tier` (resuming), then writes and returns workdir/REPORT.md.
+
+  A part whose dataset is missing is skipped with one line (in the log and the report).
+  """
+  workdir, start, skipped = pathlib.Path(workdir), time.perf_counter(), {}
+  for part in parts:
+    config, overridden = _config(part, tier)
+    log(f"== {part} ({tier} tier)")
+    try:
+      run_experiment(config, workdir / part, data_dir=data_dir, command_line=overridden,
+                     fresh=fresh, log=lambda line, p=part: log(f"{p} {line}"))
+    except DatasetUnavailableError as err:
+      skipped[part] = str(err)
+      log(f"skipped {part}: {err}")
+  facts = provenance.provenance()
+  reduced = course.OVERRIDES[tier]
+  header = [
+      f"Tier **{tier}**" + (" (the configs' quick modes)" if tier == "quick" else "")
+      + ("; reduced from the course's settings: " + "; ".join(
+          f"{part} " + ", ".join(f"{k}={v}" for k, v in o.items()) for part, o in reduced.items())
+         if reduced else "") + ".",
+      f"Machine: {tuning.cpu_facts()[0]}, {facts['devices']['count']} x "
+      f"{facts['devices']['kind']} ({facts['backend']}); jax {facts['versions']['jax']}, flax "
+      f"{facts['versions']['flax']}, optax {facts['versions']['optax']}; git "
+      f"{(facts['git']['commit'] or 'unknown')[:10]}{' (dirty)' if facts['git']['dirty'] else ''}.",
+      f"Wall time of the last invocation: {time.perf_counter() - start:.0f} s (a resumed run "
+      "counts only its own part); each exercise's training seconds are in the speed table.",
+  ]
+  path = workdir / "REPORT.md"
+  write_text(path, course.report(course.load_records(workdir), tier, header, skipped))
+  return path
+
+
+def main(argv):
+  if len(argv) > 1:
+    _fail(f"unexpected arguments: {' '.join(argv[1:])}")
+  logging.set_verbosity(logging.WARNING)
+  enable_compilation_cache()
+  log = lambda line: print(line, flush=True)
+  try:
+    unknown = sorted(set(FLAGS.parts) - set(course.PARTS))
+    if unknown:
+      raise ConfigError(f"--parts names no exercise: {', '.join(unknown)}; choose from "
+                        f"{', '.join(course.PARTS)}")
+    path = run_course(FLAGS.workdir, FLAGS.tier, data_dir=FLAGS.data_dir, fresh=FLAGS.fresh,
+                      parts=tuple(FLAGS.parts), log=log)
+  except (ConfigError, WorkdirError) as err:
+    _fail(str(err))
+  except stopping.Interrupted as err:
+    _fail(f"stopped by {stopping.STOP_SIGNAL[0]} {err}; rerun the same command to resume", 130)
+  log(f"wrote {path}")
+
+
+if __name__ == "__main__":
+  app.run(main)

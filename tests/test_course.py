@@ -1,0 +1,57 @@
+"""The course report: every claim gets a row and a verdict, contradicted claims say so, and a
+part whose dataset is missing is skipped with one line."""
+
+import re
+
+import pytest
+import tensorflow_datasets as tfds
+
+from experiments.course import run_course
+from rabbitjax import course
+
+VERDICT = re.compile(r"^(holds|does not hold|not measured|measured|holds in \d+ of \d+ seeds|"
+                     r"holds for \d+ of \d+ variants)$")
+
+
+@pytest.fixture(scope="module")
+def quick_course(tmp_path_factory):
+  """The quick tier on tfds' mock data (every dataset 'present', random images and labels)."""
+  workdir = tmp_path_factory.mktemp("course")
+  lines = []
+  with pytest.MonkeyPatch.context() as patch:
+    patch.setenv("RABBITJAX_CACHE_DIR", str(workdir / "cache"))
+    with tfds.testing.mock_data(num_examples=64):
+      path = run_course(workdir, "quick", data_dir=str(workdir / "tfds"), log=lines.append)
+  return workdir, path.read_text(), lines
+
+
+def test_every_claim_has_a_row_and_a_verdict(quick_course):
+  workdir, report, _ = quick_course
+  claims = course.claims(course.load_records(workdir), "quick")
+  assert [claim.number for claim in claims] == list(range(1, 22))
+  for claim in claims:
+    assert VERDICT.match(claim.verdict), (claim.number, claim.verdict)
+    assert claim.measurement and f"| {claim.number} | {claim.statement} |" in report
+    if claim.figure and claim.verdict != "not measured":
+      assert (workdir / claim.figure).exists(), claim.figure
+  assert "Tier **quick**" in report and "## Speed" in report
+
+
+def test_a_contradicted_claim_says_does_not_hold(quick_course):
+  """Mock MNIST is random pixels and labels: the CNN cannot reach 99%, and the report says so."""
+  workdir, report, _ = quick_course
+  cnn = course.claims(course.load_records(workdir), "quick")[12]
+  assert cnn.statement.startswith("MNIST CNN reaches 99%")
+  assert cnn.verdict == "does not hold" and ">= 0.99 in 0 of 2 seeds" in cnn.measurement
+  assert "**does not hold**" in report
+
+
+def test_a_missing_dataset_is_skipped_with_one_line(tmp_path):
+  lines = []
+  path = run_course(tmp_path, "quick", data_dir=str(tmp_path / "no_tfds"),
+                    parts=("cifar10_cnn",), log=lines.append)
+  skips = [line for line in lines if line.startswith("skipped cifar10_cnn: ")]
+  assert len(skips) == 1 and "\n" not in skips[0] and "--data_dir" in skips[0]
+  report = path.read_text()
+  assert "- cifar10_cnn: tfds dataset 'cifar10'" in report
+  assert "| 14 | CIFAR-10 CNN" in report and "not run (cifar10_cnn" in report
