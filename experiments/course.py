@@ -8,6 +8,7 @@ links their figures. Rerun the same command to resume; an exercise whose dataset
 skipped with one line. Exit status as experiments.main's (divergence is reported, not fatal).
 """
 
+import json
 import pathlib
 import sys
 import time
@@ -70,17 +71,24 @@ def run_course(workdir, tier: str, *, data_dir=None, fresh=False, parts=course.P
       log(f"skipped {part}: {err}")
   facts = provenance.provenance()
   reduced = course.OVERRIDES[tier]
+  runs_log = workdir / "course_runs.jsonl"  # one line per invocation: what it cost
+  with open(runs_log, "a") as f:
+    f.write(json.dumps({"tier": tier, "parts": list(parts), "started": facts["started"],
+                        "wall_seconds": round(time.perf_counter() - start, 1)}) + "\n")
+  walls = [json.loads(line)["wall_seconds"] for line in runs_log.read_text().splitlines()]
   header = [
       f"Tier **{tier}**" + (" (the configs' quick modes)" if tier == "quick" else "")
-      + ("; reduced from the course's settings: " + "; ".join(
+      + (("; the course's settings where the configs differ: " if tier == "full" else
+          "; reduced from the course's settings: ") + "; ".join(
           f"{part} " + ", ".join(f"{k}={v}" for k, v in o.items()) for part, o in reduced.items())
          if reduced else "") + ".",
       f"Machine: {tuning.cpu_facts()[0]}, {facts['devices']['count']} x "
       f"{facts['devices']['kind']} ({facts['backend']}); jax {facts['versions']['jax']}, flax "
       f"{facts['versions']['flax']}, optax {facts['versions']['optax']}; git "
       f"{(facts['git']['commit'] or 'unknown')[:10]}{' (dirty)' if facts['git']['dirty'] else ''}.",
-      f"Wall time of the last invocation: {time.perf_counter() - start:.0f} s (a resumed run "
-      "counts only its own part); each exercise's training seconds are in the speed table.",
+      f"Wall time: {' + '.join(f'{wall:.0f} s' for wall in walls)} ({len(walls)} invocation(s) "
+      "of this command; a rerun trains only what was not finished, then rebuilds this report); "
+      "each exercise's training seconds are in the speed table.",
   ]
   path = workdir / "REPORT.md"
   write_text(path, course.report(course.load_records(workdir), tier, header, skipped))

@@ -94,12 +94,14 @@ def _ms(values) -> str:
   return f"{np.nanmean(values):.4g} ± {std:.2g}"
 
 
-def verdict(holding, total) -> str:
+def verdict(holding, total, unit: str = "seeds") -> str:
+  """'holds' (all), 'holds in k of n seeds' (or runs, when several variants' seeds are pooled),
+  'does not hold' (none)."""
   if total == 0:
     return "not measured"
   if holding == total:
     return "holds"
-  return f"holds in {holding} of {total} seeds" if holding else "does not hold"
+  return f"holds in {holding} of {total} {unit}" if holding else "does not hold"
 
 
 def _increasing(values, axis=-1) -> np.ndarray:
@@ -120,7 +122,7 @@ def _noise_claim(claim, records, part):
                                                       zip(noise, np.nanmean(mse, 0))))
   claim.measurement = ("test MSE by noise level, mean over seeds; " + "; ".join(rows)
                        + f"; rising at every step in {holding} of {total} (variant, seed) runs")
-  claim.verdict = verdict(holding, total)
+  claim.verdict = verdict(holding, total, "runs")
   claim.figure = f"{part}/val_loss_vs_noise.png"
   return claim
 
@@ -140,7 +142,8 @@ def claims(records: dict, tier: str) -> list[Claim]:
     out.append(Claim(len(out) + 1, statement, figure=figure))
     missing = [part for part in part_needed if part not in records]
     if missing:
-      out[-1].measurement = f"not run ({', '.join(missing)}: see the skipped parts)"
+      out[-1].measurement = (f"not run: no records of {', '.join(missing)} in this workdir "
+                             "(not selected, or skipped: see below)")
       out[-1].verdict = "not measured"
     return out[-1], not missing
 
@@ -216,8 +219,8 @@ def claims(records: dict, tier: str) -> list[Claim]:
   if ok:
     pairs = [_compare(records, "perceptron", f"{gate}_batch10", f"{gate}_batch1", "loss")
              for gate in ("or", "and", "xor")]
-    c.measurement = "; ".join(text for _, _, text in pairs)
-    c.verdict = verdict(sum(h for h, _, _ in pairs), sum(n for _, n, _ in pairs))
+    c.measurement = "; ".join(text for _, _, text in pairs) + " (per gate and seed)"
+    c.verdict = verdict(sum(h for h, _, _ in pairs), sum(n for _, n, _ in pairs), "runs")
 
   c, ok = claim("Iris: a sigmoid hidden layer lowers the accuracy (against relu).", ["iris"],
                 "iris/summary.md")
@@ -378,6 +381,27 @@ def claims(records: dict, tier: str) -> list[Claim]:
   return out
 
 
+def perceptron_table(records: dict) -> list[str]:
+  """The perceptron's outputs on the 4 inputs against the truth table, first seed, batch 1."""
+  variants = records.get("perceptron", {}).get("summary", {}).get("variants", {})
+  gates = [gate for gate in ("or", "and", "xor") if "predictions" in
+           variants.get(f"{gate}_batch1", {}).get("points", [{}])[0].get("final", {})]
+  if not gates:
+    return []
+  seed = variants[f"{gates[0]}_batch1"]["seeds"][0]
+  truth = {"or": (0, 1, 1, 1), "and": (0, 0, 0, 1), "xor": (0, 1, 1, 0)}
+  lines = ["", f"Perceptron (batch 1, seed {seed}), as the course prints it: sigmoid output on "
+           "each input against the truth table.", "",
+           "| x1 x2 | " + " | ".join(f"{g.upper()} truth | {g.upper()} output" for g in gates) + " |",
+           "|---|" + "---|---|" * len(gates)]
+  outputs = {g: variants[f"{g}_batch1"]["points"][0]["final"]["predictions"]["per_seed"][0]
+             for g in gates}
+  for row, pair in enumerate(("0 0", "0 1", "1 0", "1 1")):
+    lines.append(f"| {pair} | " + " | ".join(f"{truth[g][row]} | {outputs[g][row]:.3f}"
+                                             for g in gates) + " |")
+  return lines
+
+
 def speed_rows(records: dict) -> list[str]:
   """Markdown rows: seconds per epoch (or log entry) of each variant, all its runs at once."""
   rows = []
@@ -398,11 +422,14 @@ def report(records: dict, tier: str, header: list[str], skipped: dict[str, str])
   """REPORT.md: header, the claims table, skipped parts, the speed table."""
   lines = ["# The course, reproduced", "", *header, ""]
   lines += ["| # | the course says | we measured | verdict | figure |", "|---|---|---|---|---|"]
+  cell = lambda text: text.replace("|", "\\|")  # a table cell may not hold a bare pipe
   for c in claims(records, tier):
     figure = f"[{pathlib.PurePath(c.figure).name}]({c.figure})" if c.figure else "-"
-    lines.append(f"| {c.number} | {c.statement} | {c.measurement} | **{c.verdict}** | {figure} |")
+    lines.append(f"| {c.number} | {cell(c.statement)} | {cell(c.measurement)} | **{c.verdict}** "
+                 f"| {figure} |")
   if skipped:
     lines += ["", "Skipped:", *(f"- {part}: {why}" for part, why in skipped.items())]
+  lines += perceptron_table(records)
   lines += ["", "## Speed", "",
             "Training seconds per epoch (agents: per log entry) on this machine, all runs of a "
             "variant together (seeds x points) and per run; test pass included. The Keras column "

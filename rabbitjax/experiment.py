@@ -63,7 +63,7 @@ class _Progress:
 
   def __init__(self, log, name: str, trainer: Trainer, sweep: Sweep, metrics_path):
     self.log, self.name, self.trainer, self.sweep = log, name, trainer, sweep
-    self.metrics_path = metrics_path
+    self.metrics = open(metrics_path, "a", buffering=1)  # line-buffered: each line written whole
     self.diverged = np.zeros((len(sweep.seeds), sweep.num_points), bool)
     self.seconds = [time.perf_counter()]  # when training started, then when each entry ended
 
@@ -85,8 +85,7 @@ class _Progress:
     width = len(str(trainer.num_logs))
     self.log(f"[{self.name}] {unit} {entry:>{width}}/{trainer.num_logs}  " + "  ".join(parts)
              + timing)
-    with open(self.metrics_path, "a") as f:
-      f.write(io.dumps(record, indent=None) + "\n")
+    self.metrics.write(io.dumps(record, indent=None) + "\n")
     bad = np.any([~np.isfinite(values) for values in metrics.values()], axis=0)
     for seed, point in zip(*np.nonzero(bad & ~self.diverged)):
       names = [metric for metric, values in metrics.items() if not np.isfinite(values[seed, point])]
@@ -156,11 +155,13 @@ def run_experiment(
     checkpoints = checkpoint.Checkpoints(workdir / "checkpoints" / name,
                                          variant.get("checkpoint_every", 0),
                                          log=lambda line, n=name: log(f"[{n}] {line}"))
+    progress = _Progress(log, name, trainer, sweep, workdir / "metrics.jsonl")
     try:
-      run = trainer.train(sweep, _Progress(log, name, trainer, sweep, workdir / "metrics.jsonl"),
-                          checkpoints)
+      run = trainer.train(sweep, progress, checkpoints)
     except Interrupted as err:
       raise Interrupted(f"in variant {name!r} {err}") from None
+    finally:
+      progress.metrics.close()
     result = VariantResult(name, variant.get("label", name), variant, sweep, run,
                            trainer.tuning.record(), trainer.log_unit)
     summary["variants"][name] = report.summarize_variant(result)

@@ -10,7 +10,7 @@ from experiments.course import run_course
 from rabbitjax import course
 
 VERDICT = re.compile(r"^(holds|does not hold|not measured|measured|holds in \d+ of \d+ seeds|"
-                     r"holds for \d+ of \d+ variants)$")
+                     r"holds in \d+ of \d+ runs|holds for \d+ of \d+ variants)$")
 
 
 @pytest.fixture(scope="module")
@@ -35,6 +35,8 @@ def test_every_claim_has_a_row_and_a_verdict(quick_course):
     if claim.figure and claim.verdict != "not measured":
       assert (workdir / claim.figure).exists(), claim.figure
   assert "Tier **quick**" in report and "## Speed" in report
+  truth_table = report[report.index("Perceptron (batch 1, seed 0)"):].splitlines()
+  assert truth_table[4].startswith("| 0 0 | 0 | ") and truth_table[7].startswith("| 1 1 | 1 | ")
 
 
 def test_a_contradicted_claim_says_does_not_hold(quick_course):
@@ -54,4 +56,4 @@ def test_a_missing_dataset_is_skipped_with_one_line(tmp_path):
   assert len(skips) == 1 and "\n" not in skips[0] and "--data_dir" in skips[0]
   report = path.read_text()
   assert "- cifar10_cnn: tfds dataset 'cifar10'" in report
-  assert "| 14 | CIFAR-10 CNN" in report and "not run (cifar10_cnn" in report
+  assert "| 14 | CIFAR-10 CNN" in report and "not run: no records of cifar10_cnn" in report

@@ -119,7 +119,13 @@ def make_trainer(config: ml_collections.ConfigDict, data) -> Trainer:
   summary = nn.tabulate(task.model, jax.random.key(0), compute_flops=False,
                         console_kwargs={"color_system": None, "force_terminal": False})(
                             data[0].inputs[:1])
-  return supervised_trainer(task, config.num_epochs, chosen, data=data, model_summary=summary)
+  describe = None
+  if config.dataset in LOGIC_GATES:  # the course prints the gate's outputs on its 4 inputs
+    gate_inputs = data[0].inputs
+    describe = lambda state: {"predictions": jax.nn.sigmoid(
+        task.model.apply({"params": state.params}, gate_inputs))[:, 0]}
+  return supervised_trainer(task, config.num_epochs, chosen, data=data, model_summary=summary,
+                            describe=describe)
 
 
 EXERCISE = Exercise("classification", rules.Schema(FIELDS, ("learning_rate",), check),
