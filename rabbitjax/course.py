@@ -433,8 +433,11 @@ def report(records: dict, tier: str, header: list[str], skipped: dict[str, str])
   lines += ["", "## Speed", "",
             "Training seconds per epoch (agents: per log entry) on this machine, all runs of a "
             "variant together (seeds x points) and per run; test pass included. The Keras column "
-            "is our own run of the course's code (Keras 3.15.1 / TensorFlow 2.21, float32, one "
-            "seed, training only) on this project's machine kind (cpu2), not the course's figure.",
+            "is a reference, not a same-sitting comparison: our own run of the course's code "
+            "(Keras 3.15.1 / TensorFlow 2.21, float32, one seed, training only) on this project's "
+            "machine kind in an earlier session (cpu2, an AMX Xeon; BUILD_NOTES.md), not the "
+            "course's figure. Speed claims come from interleaved runs in one sitting "
+            "(`python -m experiments.benchmark --suite=classification`).",
             "", "| variant | runs | epochs | s/epoch, all runs | s/epoch per run | conv | Keras "
             "s/epoch (1 run) |", "|---|---|---|---|---|---|---|", *speed_rows(records), ""]
   return "\n".join(lines)
