@@ -13,6 +13,8 @@ import pathlib
 
 import numpy as np
 
+from rabbitjax.report import recorded_finals
+
 # Tier -> part -> config overrides (beyond the tier's config mode: "quick" for quick).
 TIERS = ("quick", "standard", "full")
 PARTS = ("linear_regression", "cubic_regression", "mnist_softmax", "mnist_mlp3", "perceptron",
@@ -68,13 +70,7 @@ def load_records(workdir) -> dict:
 
 def _finals(record, variant, metric) -> np.ndarray:
   """(seeds, points) final values of a metric or output, diverged runs as NaN."""
-  summary = record["summary"]["variants"][variant]
-  values = np.array([point["final"][metric]["per_seed"] for point in summary["points"]],
-                    np.float64).T
-  for column, point in enumerate(summary["points"]):
-    for run in point["diverged"]:
-      values[summary["seeds"].index(run["seed"]), column] = np.nan
-  return values
+  return recorded_finals(record["summary"]["variants"][variant], metric)
 
 
 def _curve(record, variant, metric) -> np.ndarray:

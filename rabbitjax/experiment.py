@@ -86,7 +86,7 @@ class _Progress:
     self.log(f"[{self.name}] {unit} {entry:>{width}}/{trainer.num_logs}  " + "  ".join(parts)
              + timing)
     self.metrics.write(io.dumps(record, indent=None) + "\n")
-    bad = np.any([~np.isfinite(values) for values in metrics.values()], axis=0)
+    bad = report.non_finite(metrics)
     for seed, point in zip(*np.nonzero(bad & ~self.diverged)):
       names = [metric for metric, values in metrics.items() if not np.isfinite(values[seed, point])]
       self.log(f"[{self.name}] run seed {self.sweep.seeds[seed]}, "
@@ -209,11 +209,7 @@ def _plot_against_swept_value(directory: pathlib.Path, summary: dict, result) ->
     for record in summary["variants"].values():
       if record["swept"] != [hparam] or metric not in record["points"][0]["final"]:
         continue
-      values = np.array([point["final"][metric]["per_seed"] for point in record["points"]],
-                        np.float64).T  # (seeds, points); None -> NaN
-      for column, point in enumerate(record["points"]):
-        for run in point["diverged"]:
-          values[record["seeds"].index(run["seed"]), column] = np.nan
+      values = report.recorded_finals(record, metric)
       series[record["label"]] = ([point["hparams"][hparam] for point in record["points"]], values)
     names.append(f"{metric}_vs_{hparam}.png")
     plots.plot_against_hparam(series, hparam, metric, f"final {metric} against {hparam}",

@@ -12,11 +12,27 @@ def metric_order(name: str):
   return (name.startswith("val_"), base != "loss", base)
 
 
+def non_finite(metrics: dict) -> np.ndarray:
+  """Where any of the metrics (arrays of one shape) is NaN or infinite."""
+  return np.any([~np.isfinite(values) for values in metrics.values()], axis=0)
+
+
 def first_non_finite(history: dict) -> np.ndarray:
   """(seeds, points) int: the first history entry (from 1) where any metric of the run is
   NaN or infinite; 0 for a run whose every value is finite."""
-  bad = np.any([~np.isfinite(values) for values in history.values()], axis=0)  # (E, S, M)
+  bad = non_finite(history)  # (entries, seeds, points)
   return np.where(bad.any(0), bad.argmax(0) + 1, 0)
+
+
+def recorded_finals(variant: dict, metric: str) -> np.ndarray:
+  """(seeds, points) final values of a metric or per-run output from a variant's summary.json
+  record, NaN for the runs that diverged (left out, as the record's means leave them out)."""
+  values = np.array([point["final"][metric]["per_seed"] for point in variant["points"]],
+                    np.float64).T  # null -> NaN
+  for column, point in enumerate(variant["points"]):
+    for run in point["diverged"]:
+      values[variant["seeds"].index(run["seed"]), column] = np.nan
+  return values
 
 
 def seed_stats(per_seed, keep=None) -> dict:
