@@ -136,6 +136,7 @@ def run_experiment(
     record["metrics"] = {name: np.asarray(values, np.float64)
                          for name, values in record["metrics"].items()}
   summary["provenance"] = provenance.provenance(argv)
+  loaded = {}  # data shared by this run's variants
   for name in names:
     if STOP.is_set():
       raise Interrupted(f"before variant {name!r}")
@@ -147,7 +148,7 @@ def run_experiment(
       continue
     # Per variant: a variant may change a sweepable default (the RNN's Adam: learning_rate).
     sweep = exercise.sweep(variant)
-    trainer = exercise.build(variant, data_dir)
+    trainer = exercise.build(variant, data_dir, loaded)
     points = ", ".join(plots.point_label(sweep, point) for point in range(sweep.num_points))
     log(f"[{name}] {variant.get('label', name)}: {len(sweep.seeds)} seeds x {sweep.num_points} "
         f"points ({points}); each {trainer.log_unit} shows the mean over seeds for every point")

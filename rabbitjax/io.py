@@ -70,9 +70,20 @@ def strict(obj):
   return obj
 
 
+def _plain(obj):
+  if isinstance(obj, np.ndarray):
+    return obj.tolist()
+  if isinstance(obj, np.generic):
+    return obj.item()
+  raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
 def dumps(obj, indent: int | None = 1) -> str:
   """Strict JSON text (never NaN or Infinity tokens)."""
-  return json.dumps(strict(obj), indent=indent, allow_nan=False)
+  try:  # the common case, all finite: no walk over the object in Python
+    return json.dumps(obj, indent=indent, allow_nan=False, default=_plain)
+  except (ValueError, TypeError):  # a non-finite number, or keys json cannot write as they are
+    return json.dumps(strict(obj), indent=indent, allow_nan=False)
 
 
 def drop_partial_line(path) -> None:

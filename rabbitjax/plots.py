@@ -6,6 +6,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # Files only; no display on these machines.
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 
 from rabbitjax import stats  # noqa: E402
@@ -24,11 +25,21 @@ def _save(fig, path) -> None:
   plt.close(fig)
 
 
-def _band(ax, x, values, label, color, linestyle="-", keep=None):
-  """Mean over the leading (seed) axis as a line, +- one std as a band (the kept runs only)."""
+def _symlog(ax) -> None:
+  """A symlog y axis labelled in plain numbers: matplotlib's default 10^k labels go through
+  mathtext, which took a third of a small figure's drawing time."""
+  ax.set_yscale("symlog", linthresh=1e-4)
+  ax.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+  ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+
+
+def _band(ax, x, values, label, color, linestyle="-", keep=None, floor=None):
+  """Mean over the leading (seed) axis as a line, +- one std as a band (the kept runs only),
+  the band cut at `floor` (a loss's 0) where given."""
   mean, std, _ = stats.over_seeds(values, keep)
   ax.plot(x, mean, linestyle, color=color, label=label)
-  ax.fill_between(x, mean - std, mean + std, color=color, alpha=0.2, linewidth=0)
+  ax.fill_between(x, np.maximum(mean - std, -np.inf if floor is None else floor), mean + std,
+                  color=color, alpha=0.2, linewidth=0)
 
 
 def plot_learning_curves(history: dict, sweep, title: str, path, x_label: str = "epoch",
@@ -39,20 +50,24 @@ def plot_learning_curves(history: dict, sweep, title: str, path, x_label: str = 
   """
   metrics = [name for name in history if not name.startswith("val_")]
   fig, axes = plt.subplots(1, len(metrics), figsize=(5.5 * len(metrics), 4), squeeze=False)
+  fig.subplots_adjust(wspace=0.3)
   colors = plt.cm.viridis(np.linspace(0, 0.9, sweep.num_points))
   for ax, metric in zip(axes[0], metrics):
     epochs = np.arange(1, history[metric].shape[0] + 1)
+    log_loss = metric == "loss" and np.all(np.nan_to_num(history[metric], nan=0.0) >= 0)
+    floor = 0.0 if log_loss else None
     for point, color in enumerate(colors):
       label = point_label(sweep, point)
       kept = None if keep is None else keep[:, point]
-      _band(ax, epochs, history[metric][:, :, point].T, f"{label} train", color, keep=kept)
+      _band(ax, epochs, history[metric][:, :, point].T, f"{label} train", color, keep=kept,
+            floor=floor)
       if f"val_{metric}" in history:
         _band(ax, epochs, history[f"val_{metric}"][:, :, point].T, f"{label} val", color, "--",
-              keep=kept)
+              keep=kept, floor=floor)
     ax.set_xlabel(x_label)
     ax.set_ylabel(metric)
-    if metric == "loss" and np.all(np.nan_to_num(history[metric], nan=0.0) >= 0):
-      ax.set_yscale("symlog", linthresh=1e-4)
+    if log_loss:
+      _symlog(ax)
     ax.grid(alpha=0.3)
   axes[0, -1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
   fig.suptitle(f"{title} (mean and band of +-1 std over {len(sweep.seeds)} seeds)")
@@ -71,7 +86,7 @@ def plot_against_hparam(series: dict, hparam: str, ylabel: str, title: str, path
     ax.errorbar(x, mean, yerr=std, marker="o", capsize=3, label=label)
   ax.set_xlabel(hparam)
   ax.set_ylabel(ylabel)
-  ax.set_yscale("symlog", linthresh=1e-4)
+  _symlog(ax)
   ax.grid(alpha=0.3)
   ax.legend(fontsize=8)
   ax.set_title(title)

@@ -224,6 +224,22 @@ def test_perceptron_learns_or_and_not_xor():
   assert np.all(finals["xor"] <= 0.75)  # No line separates XOR.
 
 
+def test_variants_of_one_shape_share_programs_and_variants_of_one_dataset_share_data():
+  from rabbitjax.train import sweep as sweep_module
+  config = perceptron.get_config("quick")
+  gate_or, gate_and, or_batch10 = (variant_config(config, name)
+                                   for name in ("or_batch1", "and_batch1", "or_batch10"))
+  first = _train(gate_or)
+  programs = len(sweep_module._PROGRAMS)
+  second = _train(gate_and)  # another gate, the same model and shapes: no new program
+  assert len(sweep_module._PROGRAMS) == programs
+  assert not np.array_equal(first.history["val_accuracy"], second.history["val_accuracy"])
+  loaded = {}
+  for variant in (gate_or, or_batch10, gate_and):
+    EXERCISE.build(variant, None, loaded)
+  assert len(loaded) == 2  # OR loaded once for its two batch sizes
+
+
 def test_logic_gates_and_keyed_split():
   np.testing.assert_array_equal(logic_gate("xor").targets[:, 0], [0, 1, 1, 0])
   data = Dataset(jnp.arange(10.0)[:, None], jnp.arange(10))

@@ -17,7 +17,7 @@ import pytest
 import tensorflow_datasets as tfds
 
 from experiments.configs import linear_regression, rnn_binary_addition
-from rabbitjax import checkpoint, report, stats, stopping
+from rabbitjax import checkpoint, io, report, stats, stopping
 from rabbitjax.config import ConfigError, command_line_fields
 from rabbitjax.data import DatasetUnavailableError, load_split
 from rabbitjax.experiment import run_experiment
@@ -103,6 +103,12 @@ def test_diverged_runs_are_logged_marked_excluded_and_strict_json(tmp_path):
   for line in (tmp_path / "metrics.jsonl").read_text().splitlines():
     json.loads(line, parse_constant=lambda token: pytest.fail(token))
   assert "2 runs diverged" in (tmp_path / "summary.md").read_text()
+
+
+def test_json_of_numpy_values_finite_and_not():
+  values = {"a": np.float32(0.5), "b": np.arange(3), "c": [np.float64(2.0)], 1: True}
+  assert json.loads(io.dumps(values)) == {"a": 0.5, "b": [0, 1, 2], "c": [2.0], "1": True}
+  assert json.loads(io.dumps({**values, "d": np.array([1.0, np.inf])}))["d"] == [1.0, None]
 
 
 def test_a_run_that_diverged_is_left_out_of_the_point_means():

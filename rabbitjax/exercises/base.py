@@ -59,17 +59,27 @@ class Exercise:
     schema: the exercise's own config fields, their rules, and which may be swept.
     make_trainer: (variant) -> Trainer; or (variant, data) -> Trainer with `load_data`.
     load_data: (variant, tfds data directory or None) -> the data `make_trainer` takes.
+    data_fields: the variant fields `load_data` reads: variants equal in them share the data
+      when `build` is given a `loaded` dict (one run's variants, not the process).
   """
 
   name: str
   schema: Schema
   make_trainer: Callable[..., Trainer]
   load_data: Callable[[ml_collections.ConfigDict, str | None], Any] | None = None
+  data_fields: tuple[str, ...] = ()
 
-  def build(self, variant: ml_collections.ConfigDict, data_dir: str | None = None) -> Trainer:
+  def build(self, variant: ml_collections.ConfigDict, data_dir: str | None = None,
+            loaded: dict | None = None) -> Trainer:
+    """The variant's Trainer; `loaded` keeps loaded data for the next variants of this run."""
     if self.load_data is None:
       return self.make_trainer(variant)
-    return self.make_trainer(variant, self.load_data(variant, data_dir))
+    if loaded is None or not self.data_fields:
+      return self.make_trainer(variant, self.load_data(variant, data_dir))
+    key = (self.name, data_dir, tuple(repr(variant.get(name)) for name in self.data_fields))
+    if key not in loaded:
+      loaded[key] = self.load_data(variant, data_dir)
+    return self.make_trainer(variant, loaded[key])
 
   def sweep(self, variant: ml_collections.ConfigDict) -> Sweep:
     """Seeds variant.seed .. + num_seeds - 1, crossed with the grid of variant.sweep."""

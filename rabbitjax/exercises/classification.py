@@ -4,7 +4,10 @@ Which network, dataset and loss a run uses are config values; the variants of ea
 are override dicts in its config file.
 """
 
+import functools
+
 import jax
+import jax.numpy as jnp
 import ml_collections
 from flax import linen as nn
 
@@ -108,6 +111,14 @@ def decide_tuning(config: ml_collections.ConfigDict) -> tuning.Tuning:
                        default_eval_batch_size=1000)
 
 
+@functools.cache  # variants of one model (the perceptron's gates) share it
+def _model_summary(model: nn.Module, input_shape: tuple[int, ...], dtype) -> str:
+  # Plain text (no terminal colour codes), as the file it is written to wants.
+  return nn.tabulate(model, jax.random.key(0), compute_flops=False,
+                     console_kwargs={"color_system": None, "force_terminal": False})(
+                         jnp.zeros((1, *input_shape), dtype))
+
+
 def make_trainer(config: ml_collections.ConfigDict, data) -> Trainer:
   """The classifier of `config` trained on `data` = (train, test) by the engine."""
   chosen = decide_tuning(config)
@@ -115,10 +126,7 @@ def make_trainer(config: ml_collections.ConfigDict, data) -> Trainer:
   task = Task(model=make_model(config, chosen.conv_impl), loss=loss,
               optimizer=make_optimizer(config.optimizer), batch_size=config.batch_size,
               metrics={"accuracy": metric})
-  # Plain text (no terminal colour codes), as the file it is written to wants.
-  summary = nn.tabulate(task.model, jax.random.key(0), compute_flops=False,
-                        console_kwargs={"color_system": None, "force_terminal": False})(
-                            data[0].inputs[:1])
+  summary = _model_summary(task.model, data[0].inputs.shape[1:], data[0].inputs.dtype)
   describe = None
   if config.dataset in LOGIC_GATES:  # the course prints the gate's outputs on its 4 inputs
     gate_inputs = data[0].inputs
@@ -129,4 +137,5 @@ def make_trainer(config: ml_collections.ConfigDict, data) -> Trainer:
 
 
 EXERCISE = Exercise("classification", rules.Schema(FIELDS, ("learning_rate",), check),
-                    make_trainer, load_data)
+                    make_trainer, load_data,
+                    data_fields=("dataset", "one_hot", "max_examples", "split_seed"))

@@ -49,6 +49,10 @@ class Task:
   shuffle: bool = True
   microbatch_size: int | None = None
 
+  def __hash__(self):  # by value, `metrics` by its items: equal tasks share compiled programs
+    return hash(tuple(tuple(sorted(value.items())) if isinstance(value, Mapping) else value
+                      for value in (getattr(self, f.name) for f in dataclasses.fields(self))))
+
 
 @struct.dataclass
 class TrainState:

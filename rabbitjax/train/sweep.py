@@ -76,6 +76,21 @@ def shard_seeds(tree, num_seeds: int):
   return jax.tree.map(lambda leaf: jax.device_put(leaf, sharding) if leading(leaf) else leaf, tree)
 
 
+_PROGRAMS: dict = {}
+
+
+def compiled(fn, static_key, *args, donate_argnums=()):
+  """`jax.jit(fn).lower(*args).compile()`, kept for this process by `static_key` (everything
+  `fn` closes over) and the arguments' types and placements: variants of one shape and model
+  (the perceptron's OR, AND and XOR) trace, lower and load their program once."""
+  leaves, structure = jax.tree.flatten(args)
+  key = (static_key, structure, donate_argnums,
+         tuple((jax.typeof(leaf), getattr(leaf, "sharding", None)) for leaf in leaves))
+  if key not in _PROGRAMS:
+    _PROGRAMS[key] = jax.jit(fn, donate_argnums=donate_argnums).lower(*args).compile()
+  return _PROGRAMS[key]
+
+
 def _map_axis(fn, in_axes):
   """`jax.vmap(fn, in_axes)` with in_axes entries 0 or None, except that an axis of size 1 is
   squeezed and restored rather than vmapped: a vmapped single run ran the MNIST CNN step 12-18%
@@ -178,8 +193,9 @@ def fit(task: Task, sweep: Sweep, num_epochs: int, *,
     data_axis = None
     sample_inputs = train_data.inputs[:1]
 
-  init = lambda key, point_hparams: create_train_state(task, key, sample_inputs, point_hparams)
-  state = jax.jit(over_runs(init, (0, None), (None, 0)))(init_keys, hparams)
+  init = over_runs(functools.partial(create_train_state, task), (0, None, None), (None, None, 0))
+  state = compiled(init, ("init", task), init_keys, sample_inputs, hparams)(
+      init_keys, sample_inputs, hparams)
   num_seeds = len(sweep.seeds)
   state, shuffle_keys = shard_seeds((state, shuffle_keys), num_seeds)
   if make_data is not None:
@@ -197,8 +213,8 @@ def fit(task: Task, sweep: Sweep, num_epochs: int, *,
                      seeds_at_once)(state, train_data, val_data, epoch_keys)
 
   start = time.perf_counter()
-  epoch_fn = jax.jit(sweep_epoch, donate_argnums=0)
-  compiled_epoch = epoch_fn.lower(state, train_data, val_data, shuffle_keys, 0).compile()
+  compiled_epoch = compiled(sweep_epoch, ("epoch", task, data_axis, seeds_at_once), state,
+                            train_data, val_data, shuffle_keys, 0, donate_argnums=0)
   seconds["compile"] = time.perf_counter() - start
 
   start = time.perf_counter()
