@@ -3,6 +3,8 @@ r"""Speed benchmarks: sweep cost against one run, and steady epochs against the 
     python -m experiments.benchmark --suite=regression --repeats=5 --out=runs/bench.json
     TFDS_DATA_DIR=../shared/tensorflow_datasets python -m experiments.benchmark \
         --suite=classification --repeats=3
+    XLA_FLAGS=--xla_force_host_platform_device_count=2 python -m experiments.benchmark \
+        --suite=scaling --repeats=3     # and again without XLA_FLAGS: 1 device
 
 The classification suite trains one seed of each classifier for a few epochs (CIFAR-10 on
 random data of the real shape, as the dataset is not on these machines) and sets its steady
@@ -37,14 +39,15 @@ from experiments.configs import (
     reinforce,
     rnn_binary_addition,
 )
-from rabbitjax import checkpoint, tuning
+from rabbitjax import checkpoint, distributed, tuning
 from rabbitjax.config import variant_config, variant_names
 from rabbitjax.data import Dataset
 from rabbitjax.exercises import exercise_for
 
 FLAGS = flags.FLAGS
 flags.DEFINE_enum("suite", "regression",
-                  ["regression", "rnn", "rl", "classification", "cnn_step", "checkpoint"],
+                  ["regression", "rnn", "rl", "classification", "cnn_step", "checkpoint",
+                   "scaling"],
                   "Which benchmark suite.")
 flags.DEFINE_integer("repeats", 5, "Timed repetitions per case (medians are reported).")
 flags.DEFINE_string("out", None, "Optional JSON file for the figures.")
@@ -158,8 +161,26 @@ def _checkpoint_cases() -> list[Case]:
   return cases
 
 
+def _scaling_cases() -> list[Case]:
+  """Scale-out over the devices present (run once per device count, e.g. XLA_FLAGS=
+  --xla_force_host_platform_device_count=2): the RNN's 8-seed sweep on the seed axis, and one
+  MNIST CNN run data-parallel (50 steps of 128 on random data, micro-batches of 16)."""
+  def cnn(mesh):
+    def make_config():
+      config = _epochs(mnist_cnn, 2)()
+      config.update(microbatch_size=16, mesh=mesh)
+      return config
+    return make_config
+
+  devices = jax.device_count()
+  return [Case(f"rnn base 8 seeds, mesh auto on {devices} device(s)", _base_variant),
+          Case(f"mnist CNN 1 seed, data-parallel on {devices} device(s)", cnn(f"1x{devices}"),
+               random_data=((28, 28, 1), 6400, 128))]
+
+
 SUITES = {"checkpoint": _checkpoint_cases, "regression": _regression_cases, "rnn": _rnn_cases,
-          "classification": _classification_cases, "cnn_step": _cnn_step_cases}
+          "classification": _classification_cases, "cnn_step": _cnn_step_cases,
+          "scaling": _scaling_cases}
 
 
 def random_images(key: jax.Array, shape: tuple, train_size: int, test_size: int):
@@ -238,12 +259,16 @@ def time_cases(cases: list[Case], repeats: int) -> list[dict]:
   prepared = [_prepare(case) for case in cases]
   timings = [{"setup": [], "compile": [], "train": []} for _ in cases]
   steps_per_epoch = [0] * len(cases)
+  layouts = [None] * len(cases)
   for _ in range(repeats):
     for index, (case, (exercise, variant, sweep)) in enumerate(zip(cases, prepared)):
       with tempfile.TemporaryDirectory() as directory:
         checkpoints = checkpoint.Checkpoints(directory, variant.checkpoint_every,
                                              log=lambda line: None)
-        result = _trainer(case, exercise, variant).train(sweep, None, checkpoints)
+        trainer = _trainer(case, exercise, variant)
+        layout = distributed.decide_layout(variant.mesh, len(sweep.seeds), trainer.batch_sizes)
+        layouts[index] = layout.line()
+        result = trainer.train(sweep, None, checkpoints, layout)
       # Per-run data (drawn per run) leads with (seed, point) axes.
       targets = result.train_data.targets
       per_run = targets.shape[:2] == (len(sweep.seeds), sweep.num_points) and targets.ndim > 2
@@ -253,10 +278,11 @@ def time_cases(cases: list[Case], repeats: int) -> list[dict]:
       print(f"{case.name}: compile {result.seconds['compile']:.2f} s, "
             f"train {result.seconds['train']:.3f} s", flush=True)
   rows = []
-  for case, (_, variant, sweep), case_timings, steps in zip(cases, prepared, timings,
-                                                          steps_per_epoch):
+  for case, (_, variant, sweep), case_timings, steps, layout in zip(
+      cases, prepared, timings, steps_per_epoch, layouts):
     rows.append({
         "case": case.name,
+        "layout": layout,
         "runs": len(sweep.seeds) * sweep.num_points,
         "epochs": variant.num_epochs,
         "median_seconds": {k: statistics.median(v) for k, v in case_timings.items()},
@@ -288,7 +314,9 @@ def main(argv):
     return
   rows = time_cases(selected_cases(SUITES[FLAGS.suite](), FLAGS.cases), FLAGS.repeats)
   print(f"machine: {machine()}")
-  if FLAGS.suite in ("classification", "cnn_step", "checkpoint"):
+  for row in rows:
+    print(f"{row['case']}: {row['layout']}")
+  if FLAGS.suite in ("classification", "cnn_step", "checkpoint", "scaling"):
     print_against_keras(rows)
   else:
     print_sweep_cost(rows)

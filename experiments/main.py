@@ -5,7 +5,9 @@ r"""Launches an exercise from its config file.
         --workdir=/tmp/lin --config.num_seeds=4
 
 Rerunning the same command resumes (finished variants kept, an interrupted one from its last
-checkpoint); --fresh starts over. Exit status: 0 done; 2 bad input (one line on stderr); 3 a run
+checkpoint); --fresh starts over. Several hosts: the same command on each, with
+--coordinator_address=HOST:PORT --num_processes=N --process_id=I (or --distributed where JAX
+detects the cluster: Cloud TPU, SLURM); process 0 writes the records. Exit status: 0 done; 2 bad input (one line on stderr); 3 a run
 diverged (NaN or infinite loss or metric) and the config does not expect it; 130 / 143 stopped
 by SIGINT / SIGTERM after saving.
 """
@@ -21,6 +23,7 @@ if __name__ == "__main__":
 from absl import app, flags, logging  # noqa: E402
 from ml_collections import config_flags  # noqa: E402
 
+from rabbitjax import distributed  # noqa: E402
 from rabbitjax.cache import enable_compilation_cache  # noqa: E402
 from rabbitjax.config import ConfigError, command_line_fields  # noqa: E402
 from rabbitjax.data import DatasetUnavailableError  # noqa: E402
@@ -35,6 +38,12 @@ flags.DEFINE_string(
 )
 flags.DEFINE_bool("fresh", False, "Discard the workdir's records and checkpoints and start over "
                   "(needed to rerun into a workdir with another config).")
+flags.DEFINE_string("coordinator_address", None, "Several processes (jax.distributed): "
+                    "HOST:PORT of process 0's coordinator.")
+flags.DEFINE_integer("num_processes", None, "Several processes: how many take part.")
+flags.DEFINE_integer("process_id", None, "Several processes: this one's index, 0 .. N-1.")
+flags.DEFINE_bool("distributed", False, "Start jax.distributed with what JAX detects of the "
+                  "cluster (Cloud TPU, SLURM, ...) where the three flags above are not given.")
 config_flags.DEFINE_config_file(
     "config", None, "Exercise config file, optionally with ':quick'.", lock_config=True
 )
@@ -74,9 +83,12 @@ def main(argv):
   if len(argv) > 1:
     _fail(f"unexpected arguments: {' '.join(argv[1:])}")
   logging.set_verbosity(logging.WARNING)
+  distributed.initialize(FLAGS.coordinator_address, FLAGS.num_processes, FLAGS.process_id,
+                         automatic=FLAGS.distributed)
   enable_compilation_cache()
+  log = print if distributed.is_writer() else (lambda line: None)
   try:
-    summary = run_experiment(FLAGS.config, FLAGS.workdir, data_dir=FLAGS.data_dir,
+    summary = run_experiment(FLAGS.config, FLAGS.workdir, data_dir=FLAGS.data_dir, log=log,
                              command_line=command_line_fields(sys.argv), fresh=FLAGS.fresh)
   except (ConfigError, DatasetUnavailableError, WorkdirError) as err:
     _fail(_one_line(err))

@@ -12,7 +12,8 @@ import time
 import jax
 import numpy as np
 
-from rabbitjax import io
+from rabbitjax import distributed, io
+from rabbitjax.config import ConfigError
 from rabbitjax.stopping import STOP, Interrupted
 
 # Automatic period: the first save after this much training, then whenever the training since the
@@ -60,9 +61,15 @@ class Checkpoints:
     epoch = manager.latest_step()
     if epoch is None:
       return None
-    restored = manager.restore(epoch, args=ocp.args.Composite(
-        state=ocp.args.StandardRestore(jax.tree.map(ocp.utils.to_shape_dtype_struct, state)),
-        history=ocp.args.StandardRestore()))
+    try:
+      restored = manager.restore(epoch, args=ocp.args.Composite(
+          state=ocp.args.StandardRestore(jax.tree.map(ocp.utils.to_shape_dtype_struct, state)),
+          history=ocp.args.StandardRestore()))
+    except (ValueError, TypeError) as err:  # shapes of another layout (padded seeds) or model
+      raise ConfigError(
+          f"the checkpoint in {str(self.directory)!r} does not fit this run ("
+          f"{str(err).strip().splitlines()[0][:160]}): it was saved with other devices, mesh or "
+          "config; rerun with those, or pass --fresh") from None
     self.saved_epoch = epoch
     self.log(f"resumed from the checkpoint at epoch {epoch}")
     history = {name: list(np.asarray(values)) for name, values in restored.history.items()}
@@ -77,8 +84,9 @@ class Checkpoints:
     manager.save(epoch, args=ocp.args.Composite(state=ocp.args.StandardSave(state),
                                                 history=ocp.args.StandardSave(stacked)))
     manager.wait_until_finished()
-    for path in self.directory.rglob("*"):  # as open() and mkdir() would, under the umask
-      path.chmod(io.dir_mode() if path.is_dir() else io.file_mode())
+    if distributed.is_writer():
+      for path in self.directory.rglob("*"):  # as open() and mkdir() would, under the umask
+        path.chmod(io.dir_mode() if path.is_dir() else io.file_mode())
     self.saved_epoch = epoch
     self._last_save_seconds = time.perf_counter() - start
     self._since_save = time.perf_counter()
@@ -97,11 +105,13 @@ class Checkpoints:
   def after_epoch(self, epoch: int, num_epochs: int, state, history: dict) -> None:
     """Saves when due (never after the last epoch: the records take over); on a stop request
     saves and raises Interrupted."""
-    if STOP.is_set():
+    # Process 0 decides for all: each save is a collective write of the global state.
+    stop, due = distributed.agree((STOP.is_set(), epoch < num_epochs and self._due(epoch)))
+    if stop:
       if epoch > self.saved_epoch and epoch < num_epochs:
         self.save(epoch, state, history)
       raise Interrupted(f"after epoch {epoch}")
-    if epoch < num_epochs and self._due(epoch):
+    if due:
       self.save(epoch, state, history)
 
   def delete(self) -> None:
@@ -109,4 +119,6 @@ class Checkpoints:
     if self._manager is not None:
       self._manager.close()
       self._manager = None
-    shutil.rmtree(self.directory, ignore_errors=True)
+    distributed.barrier(f"delete {self.directory}")  # no process still reading them
+    if distributed.is_writer():
+      shutil.rmtree(self.directory, ignore_errors=True)

@@ -8,6 +8,7 @@ value); each error is one line naming the field and the value.
 
 import dataclasses
 import math
+import re
 from numbers import Integral, Real
 from typing import Any, Callable, Mapping
 
@@ -82,6 +83,9 @@ DROPOUT_RATE = Rule(lambda v: _is_number(v) and 0 <= v < 1, "a rate in [0, 1)")
 _MAPPING = Rule(lambda v: hasattr(v, "items"), "a dict")
 
 # The fields every config has, whatever its exercise.
+# A device mesh: 'auto', or devices along the seed axis x along the data axis.
+MESH_PATTERN = r"auto|[1-9][0-9]*x[1-9][0-9]*"
+
 COMMON_FIELDS: dict[str, Rule] = {
     "exercise": TEXT,
     "label": TEXT,
@@ -94,6 +98,8 @@ COMMON_FIELDS: dict[str, Rule] = {
                       "a dict of metric name -> number"),
     "checkpoint_every": integer(-1, "epochs between checkpoints; 0: automatic, -1: never"),
     "divergence_expected": BOOLEAN,
+    "mesh": Rule(lambda v: isinstance(v, str) and re.fullmatch(MESH_PATTERN, v) is not None,
+                 "'auto' or SEEDSxDATA devices, e.g. '4x2'"),
 }
 
 

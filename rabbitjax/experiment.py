@@ -17,14 +17,15 @@ from typing import Callable
 import ml_collections
 import numpy as np
 
-from rabbitjax import checkpoint, io, plots, provenance, report
+from rabbitjax import checkpoint, distributed, io, plots, provenance, report
 from rabbitjax.stopping import STOP, Interrupted
 from rabbitjax.config import ConfigError, variant_config, variant_names
 from rabbitjax.exercises import Trainer, exercise_for
 from rabbitjax.train import RunResult, Sweep
 
-# Fields that change no number: a rerun may differ in them and still resume.
-_NOT_COMPARED = ("variant", "checkpoint_every")
+# Fields that change no number (the mesh: to float32 rounding): a rerun may differ in them and
+# still resume.
+_NOT_COMPARED = ("variant", "checkpoint_every", "mesh")
 
 
 @dataclasses.dataclass
@@ -63,7 +64,8 @@ class _Progress:
 
   def __init__(self, log, name: str, trainer: Trainer, sweep: Sweep, metrics_path):
     self.log, self.name, self.trainer, self.sweep = log, name, trainer, sweep
-    self.metrics = open(metrics_path, "a", buffering=1)  # line-buffered: each line written whole
+    # Line-buffered: each line written whole. No path: a process that does not write.
+    self.metrics = open(metrics_path, "a", buffering=1) if metrics_path else None
     self.diverged = np.zeros((len(sweep.seeds), sweep.num_points), bool)
     self.seconds = [time.perf_counter()]  # when training started, then when each entry ended
 
@@ -85,7 +87,8 @@ class _Progress:
     width = len(str(trainer.num_logs))
     self.log(f"[{self.name}] {unit} {entry:>{width}}/{trainer.num_logs}  " + "  ".join(parts)
              + timing)
-    self.metrics.write(io.dumps(record, indent=None) + "\n")
+    if self.metrics is not None:
+      self.metrics.write(io.dumps(record, indent=None) + "\n")
     bad = report.non_finite(metrics)
     for seed, point in zip(*np.nonzero(bad & ~self.diverged)):
       names = [metric for metric, values in metrics.items() if not np.isfinite(values[seed, point])]
@@ -93,6 +96,11 @@ class _Progress:
                f"{plots.point_label(self.sweep, point)} diverged at {unit} {entry}: "
                f"{', '.join(names)} not finite")
     self.diverged |= bad
+
+
+  def close(self) -> None:
+    if self.metrics is not None:
+      self.metrics.close()
 
 
 def _duration(seconds: float) -> str:
@@ -121,14 +129,17 @@ def run_experiment(
   """
   exercise = exercise_for(config, command_line)
   names = variant_names(config)
-  store = io.RecordStore(workdir)
+  writer = distributed.is_writer()  # with several processes, process 0 alone writes
+  store = io.RecordStore(workdir, writable=writer)
   workdir = store.workdir
-  if fresh:
-    store.wipe()
-    shutil.rmtree(workdir / "checkpoints", ignore_errors=True)
-    (workdir / "metrics.jsonl").unlink(missing_ok=True)
-  store.clean()
-  io.drop_partial_line(workdir / "metrics.jsonl")
+  if writer:
+    if fresh:
+      store.wipe()
+      shutil.rmtree(workdir / "checkpoints", ignore_errors=True)
+      (workdir / "metrics.jsonl").unlink(missing_ok=True)
+    store.clean()
+    io.drop_partial_line(workdir / "metrics.jsonl")
+  distributed.barrier("records ready")  # every process reads them as process 0 left them
   _refuse_other_config(store.read_json("config.json"), config.to_dict(), "an earlier")
   summary = store.read_json("summary.json") or {"exercise": config.exercise, "variants": {}}
   history = store.read_json("history.json") or {}
@@ -153,23 +164,29 @@ def run_experiment(
     log(f"[{name}] {variant.get('label', name)}: {len(sweep.seeds)} seeds x {sweep.num_points} "
         f"points ({points}); each {trainer.log_unit} shows the mean over seeds for every point")
     log(f"[{name}] tuning: {trainer.tuning.line()}")
+    layout = distributed.decide_layout(variant.get("mesh", distributed.AUTOMATIC),
+                                       len(sweep.seeds), trainer.batch_sizes)
+    log(f"[{name}] layout: {layout.line()}")
     checkpoints = checkpoint.Checkpoints(workdir / "checkpoints" / name,
                                          variant.get("checkpoint_every", 0),
                                          log=lambda line, n=name: log(f"[{n}] {line}"))
-    progress = _Progress(log, name, trainer, sweep, workdir / "metrics.jsonl")
+    progress = _Progress(log, name, trainer, sweep, writer and workdir / "metrics.jsonl")
     try:
-      run = trainer.train(sweep, progress, checkpoints)
+      run = trainer.train(sweep, progress, checkpoints, layout)
     except Interrupted as err:
       raise Interrupted(f"in variant {name!r} {err}") from None
     finally:
-      progress.metrics.close()
+      progress.close()
     result = VariantResult(name, variant.get("label", name), variant, sweep, run,
-                           trainer.tuning.record(), trainer.log_unit)
+                           {**trainer.tuning.record(), "layout": layout.record()},
+                           trainer.log_unit)
     summary["variants"][name] = report.summarize_variant(result)
     history[name] = report.history_record(result)
     summary["provenance"]["finished"] = provenance.now()
-    written = store.commit(lambda directory: _write_records(directory, config, summary, history,
-                                                           result, trainer))
+    written = []
+    if writer:
+      written = store.commit(lambda directory: _write_records(directory, config, summary,
+                                                             history, result, trainer))
     checkpoints.delete()
     log(f"[{name}] setup {run.seconds['setup']:.2f} s, compile {run.seconds['compile']:.2f} s, "
         f"train {run.seconds['train']:.2f} s; saved {', '.join(written)}")

@@ -117,13 +117,15 @@ class RecordStore:
   dangling links, which `clean` removes.
   """
 
-  def __init__(self, workdir):
+  def __init__(self, workdir, writable: bool = True):
     if not str(workdir).strip():
       raise WorkdirError("the workdir is empty: give a directory for the records")
     self.workdir = pathlib.Path(workdir)
     self.root = self.workdir / ".records"
     if self.workdir.exists() and not self.workdir.is_dir():
       raise WorkdirError(f"workdir {str(self.workdir)!r} is a file, not a directory")
+    if not writable:  # a reader (a process other than 0 of a multi-process run)
+      return
     try:
       self.root.mkdir(parents=True, exist_ok=True)
       with tempfile.TemporaryFile(dir=self.root):

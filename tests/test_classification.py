@@ -225,14 +225,14 @@ def test_perceptron_learns_or_and_not_xor():
 
 
 def test_variants_of_one_shape_share_programs_and_variants_of_one_dataset_share_data():
-  from rabbitjax.train import sweep as sweep_module
+  from rabbitjax.train import mapping
   config = perceptron.get_config("quick")
   gate_or, gate_and, or_batch10 = (variant_config(config, name)
                                    for name in ("or_batch1", "and_batch1", "or_batch10"))
   first = _train(gate_or)
-  programs = len(sweep_module._PROGRAMS)
+  programs = len(mapping._PROGRAMS)
   second = _train(gate_and)  # another gate, the same model and shapes: no new program
-  assert len(sweep_module._PROGRAMS) == programs
+  assert len(mapping._PROGRAMS) == programs
   assert not np.array_equal(first.history["val_accuracy"], second.history["val_accuracy"])
   loaded = {}
   for variant in (gate_or, or_batch10, gate_and):

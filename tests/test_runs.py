@@ -274,6 +274,14 @@ def test_summary_records_provenance(tmp_path):
 
 # --- checkpoints and exact resume ----------------------------------------------------------
 
+def test_a_checkpoint_of_another_layout_is_a_one_line_error(tmp_path):
+  # 8 runs saved (6 seeds padded for a 4-device seed axis), 6 wanted on one device.
+  saved = checkpoint.Checkpoints(tmp_path, every=1, **QUIET)
+  saved.save(1, {"w": jax.numpy.zeros((8, 3))}, {"loss": [np.zeros((8, 1), np.float32)]})
+  with pytest.raises(ConfigError, match=r"does not fit this run \(Requested shape: \(6, 3\)"):
+    checkpoint.Checkpoints(tmp_path, **QUIET).restore({"w": jax.numpy.zeros((6, 3))})
+
+
 def test_interrupted_fit_resumes_to_the_same_numbers_bit_for_bit(tmp_path):
   config = rnn_binary_addition.get_config("quick")
   config.update(variant="recurrent_dropout", num_epochs=4, num_seeds=2)  # dropout keys too

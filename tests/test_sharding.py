@@ -1,36 +1,157 @@
-"""Seeds sharded over several devices give the same numbers as on one device."""
+"""Runs on a device mesh give the numbers of one device; several processes those of one process.
+
+Both need devices or processes of their own, so each test starts Python subprocesses: 8 host CPU
+devices (XLA_FLAGS), and two processes joined by jax.distributed on localhost (gloo).
+"""
 
 import json
 import os
+import pathlib
+import socket
 import subprocess
 import sys
 
 import numpy as np
+import pytest
 
-SCRIPT = """
-import json, jax
+# Data parallelism reorders the gradient sums (a cross-device reduction): float32 rounding.
+RTOL, ATOL = 2e-5, 1e-6
+
+MESH_SCRIPT = """
+import json, jax, jax.numpy as jnp, numpy as np
 from experiments.configs import rnn_binary_addition
+from rabbitjax import distributed
 from rabbitjax.config import variant_config
+from rabbitjax.data import Dataset
 from rabbitjax.exercises.rnn_binary_addition import EXERCISE
+from rabbitjax.models import MLP
+from rabbitjax.train import Task, fit, make_optimizer, make_sweep, softmax_cross_entropy, accuracy
+
 config = variant_config(rnn_binary_addition.get_config("quick"), "recurrent_dropout")
-config.update(num_seeds=4, num_epochs=1)
-result = EXERCISE.build(config).train(EXERCISE.sweep(config))
-kernel = result.state.params["rnn"]["kernel"]
-print(json.dumps({"devices": len(jax.devices()), "shards": len(kernel.sharding.device_set),
-                  "loss": result.history["loss"].tolist(), "kernel": kernel.tolist()}))
+config.update(num_seeds=4, num_epochs=1, num_train=64, num_test=32)
+trainer = EXERCISE.build(config)
+out = {"devices": jax.device_count()}
+
+def rnn(mesh, num_seeds=4, devices=8):
+  config.num_seeds = num_seeds
+  layout = None if mesh is None else distributed.decide_layout(
+      mesh, num_seeds, trainer.batch_sizes, num_devices=devices)
+  result = trainer.train(EXERCISE.sweep(config), layout=layout)
+  kernel = result.state.params["rnn"]["kernel"]
+  return {"layout": None if layout is None else layout.record(),
+          "shards": len(kernel.sharding.device_set), "history": {
+              k: v.tolist() for k, v in result.history.items()}, "kernel": np.asarray(kernel).tolist()}
+
+out["rnn_one_device"] = rnn(None)
+out["rnn_4x2"] = rnn("4x2")
+out["rnn6_one_device"] = rnn(None, 6)
+out["rnn6_auto_on_4"] = rnn("auto", 6, devices=4)
+out["rnn6_4x1"] = rnn("4x1", 6, devices=4)
+
+# Micro-batches split over the data axis, seeds taking turns on each seed device (the CNN path).
+images = jax.random.uniform(jax.random.key(1), (48, 6, 6, 1))
+labels = jax.random.randint(jax.random.key(2), (48,), 0, 3)
+data = (Dataset(images, labels), Dataset(images[:16], labels[:16]))
+task = Task(model=MLP(hidden=(16,), outputs=3, dropout=0.2), loss=softmax_cross_entropy,
+            optimizer=make_optimizer("adam"), batch_size=8, eval_batch_size=8,
+            metrics={"accuracy": accuracy}, microbatch_size=4)
+sweep = make_sweep([0, 1, 2, 3], {"learning_rate": 0.01}, {"learning_rate": (0.01, 0.003)})
+def mlp(layout):
+  result = fit(task, sweep, 2, data=data, seeds_at_once=1, layout=layout)
+  return {k: v.tolist() for k, v in result.history.items()}
+out["mlp_one_device"] = mlp(None)
+out["mlp_4x2"] = mlp(distributed.decide_layout("4x2", 4, (4, 8)))
+print(json.dumps(out))
 """
 
 
-def _run(device_count):
-  env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={device_count}")
-  completed = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True,
-                             env=env, timeout=300, check=True)
-  return json.loads(completed.stdout.strip().splitlines()[-1])
+def _python(script_or_args, devices: int, **kwargs):
+  env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}",
+             JAX_PLATFORMS="cpu")
+  args = ["-c", script_or_args] if isinstance(script_or_args, str) else script_or_args
+  return subprocess.Popen([sys.executable, *args], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True, env=env, **kwargs)
 
 
-def test_seed_axis_sharded_over_two_devices_changes_no_numbers():
-  one, two = _run(1), _run(2)
-  assert (one["devices"], one["shards"]) == (1, 1)
-  assert (two["devices"], two["shards"]) == (2, 2)  # Seeds really split over both devices.
-  np.testing.assert_allclose(two["loss"], one["loss"], rtol=1e-6)
-  np.testing.assert_allclose(two["kernel"], one["kernel"], rtol=1e-6, atol=1e-7)
+def _finish(process, timeout=600):
+  out, err = process.communicate(timeout=timeout)
+  assert process.returncode == 0, err[-3000:]
+  return out
+
+
+@pytest.fixture(scope="module")
+def mesh_runs():
+  return json.loads(_finish(_python(MESH_SCRIPT, 8)).strip().splitlines()[-1])
+
+
+def _close(a, b):
+  np.testing.assert_allclose(np.asarray(a, float), np.asarray(b, float), rtol=RTOL, atol=ATOL)
+
+
+def test_seeds_and_data_on_a_4x2_mesh_give_the_one_device_numbers(mesh_runs):
+  one, mesh = mesh_runs["rnn_one_device"], mesh_runs["rnn_4x2"]
+  assert mesh_runs["devices"] == 8 and mesh["shards"] == 8  # every device holds a part
+  assert (mesh["layout"]["seeds"], mesh["layout"]["data"]) == (4, 2)
+  for metric in one["history"]:
+    _close(mesh["history"][metric], one["history"][metric])
+  _close(mesh["kernel"], one["kernel"])
+  for metric, values in mesh_runs["mlp_one_device"].items():  # micro-batches, seeds in turn
+    _close(mesh_runs["mlp_4x2"][metric], values)
+
+
+def test_six_seeds_on_four_devices(mesh_runs):
+  one = mesh_runs["rnn6_one_device"]
+  auto, padded = mesh_runs["rnn6_auto_on_4"], mesh_runs["rnn6_4x1"]
+  # Automatic: 2 seed devices x 2 data devices, nothing padded.
+  assert auto["layout"] | {"processes": 1} == {"seeds": 2, "data": 2, "num_seeds": 6,
+                                                "padded_seeds": 6, "processes": 1}
+  # An explicit 4x1: padded to 8 runs, the 2 dummies dropped from what comes back.
+  assert (padded["layout"]["seeds"], padded["layout"]["padded_seeds"]) == (4, 8)
+  for run in (auto, padded):
+    assert np.asarray(run["history"]["loss"]).shape == (1, 6, 1)
+    assert np.asarray(run["kernel"]).shape[0] == 6
+    for metric in one["history"]:
+      _close(run["history"][metric], one["history"][metric])
+
+
+def test_bad_meshes_are_one_line_errors():
+  from rabbitjax import distributed
+  with pytest.raises(distributed.LayoutError, match="has 6 devices but 8 are present"):
+    distributed.decide_layout("3x2", 4, (2,), num_devices=8)
+  with pytest.raises(distributed.LayoutError, match="does not divide the batch sizes 2, 1024"):
+    distributed.decide_layout("2x4", 4, (2, 1024), num_devices=8)
+  with pytest.raises(distributed.LayoutError, match="no data axis"):
+    distributed.decide_layout("1x2", 4, (), num_devices=2)
+  with pytest.raises(distributed.LayoutError, match="is not 'auto' or SEEDSxDATA"):
+    distributed.parse_mesh("4*2")
+  # Automatic, with batches the data axis cannot split: every device on seeds, padded.
+  layout = distributed.decide_layout("auto", 6, (1,), num_devices=4)
+  assert (layout.seeds, layout.data, layout.padded_seeds) == (4, 1, 8)
+
+
+def _free_port() -> int:
+  with socket.socket() as sock:
+    sock.bind(("localhost", 0))
+    return sock.getsockname()[1]
+
+
+def test_two_processes_write_once_the_records_of_one_process(tmp_path):
+  command = ["-m", "experiments.main", "--config=experiments/configs/rnn_binary_addition.py:quick",
+             "--config.variant=base", "--config.num_seeds=4", "--config.num_epochs=2",
+             "--config.num_train=64", "--config.num_test=32"]
+  root = pathlib.Path(__file__).parent.parent
+  single = _python(command + [f"--workdir={tmp_path / 'one'}"], 4, cwd=root)
+  _finish(single)
+  address = f"localhost:{_free_port()}"
+  processes = [_python(command + [f"--workdir={tmp_path / 'two'}", f"--coordinator_address={address}",
+                                  "--num_processes=2", f"--process_id={index}"], 2, cwd=root)
+               for index in (0, 1)]
+  outputs = [_finish(process) for process in processes]
+  # Process 0 alone logs (gloo's connection lines aside).
+  assert "[base] epoch 2/2" in outputs[0] and "[base]" not in outputs[1]
+  one, two = (json.loads((tmp_path / name / "history.json").read_text()) for name in ("one", "two"))
+  assert one["base"]["metrics"] == two["base"]["metrics"]  # same global mesh: identical
+  summary = json.loads((tmp_path / "two" / "summary.json").read_text())
+  assert summary["provenance"]["devices"]["processes"] == 2
+  assert summary["variants"]["base"]["tuning"]["layout"]["seeds"] == 4
+  assert len(list((tmp_path / "two" / ".records").iterdir())) == 2  # one generation + link

@@ -10,6 +10,9 @@ def with_mode(config, mode: str | None, quick: dict):
   # A sweep that is expected to blow up somewhere (e.g. too large a learning rate) sets this;
   # otherwise a diverged run makes the launcher exit with status 3.
   config.divergence_expected = False
+  # Devices along the seed axis x along each batch's example axis, e.g. '4x2'; 'auto': the
+  # seeds take the devices their count divides, the data axis the rest (rabbitjax.distributed).
+  config.mesh = "auto"
   if mode == "quick":
     config.update(quick)
   elif mode:

@@ -13,6 +13,7 @@ import jax
 import ml_collections
 import numpy as np
 
+from rabbitjax import distributed
 from rabbitjax.config import Schema
 from rabbitjax.train import RunResult, Sweep, Task, fit, make_sweep, over_runs, train_agents
 from rabbitjax.train.sweep import MakeData
@@ -29,9 +30,10 @@ class Trainer:
   """One variant of an exercise, ready to train a sweep.
 
   Attributes:
-    train: (sweep, on_log=None, checkpoints=None) -> RunResult, its `outputs` filled; with
-      `checkpoints` (rabbitjax.checkpoint.Checkpoints) it resumes and saves between epochs
-      (agents, whose whole run is one program, restart instead).
+    train: (sweep, on_log=None, checkpoints=None, layout=None) -> RunResult, its `outputs`
+      filled; with `checkpoints` (rabbitjax.checkpoint.Checkpoints) it resumes and saves
+      between epochs (agents, whose whole run is one program, restart instead); `layout`
+      (rabbitjax.distributed) places the runs and examples on a device mesh.
     num_logs: entries in the history (epochs, logged chunks, updates).
     log_unit: what one entry is: "epoch", "chunk" (of environment steps) or "update".
     tuning: the machine-dependent choices it runs with (logged and recorded).
@@ -39,6 +41,8 @@ class Trainer:
     model_summary: the model as a table (Keras' `model.summary()`), saved beside the records.
     logs_live: on_log sees each entry as it is trained (so its timing means something);
       False for agents, whose history arrives when the whole run has ended.
+    batch_sizes: the example counts a mesh's data axis must divide (training micro-batch,
+      evaluation batch); empty: no data axis (agents).
   """
 
   train: Callable[..., RunResult]
@@ -48,6 +52,7 @@ class Trainer:
   plot: Callable[[Any, Any], list] | None = None
   model_summary: str | None = None
   logs_live: bool = True
+  batch_sizes: tuple[int, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,7 +96,7 @@ class Exercise:
 def _with_outputs(result: RunResult, describe: Describe | None) -> RunResult:
   if describe is None:
     return result
-  outputs = jax.device_get(jax.jit(over_runs(describe, 0, 0))(result.state))
+  outputs = distributed.to_host(jax.jit(over_runs(describe, 0, 0))(result.state))
   return dataclasses.replace(result, outputs={k: np.asarray(v) for k, v in outputs.items()})
 
 
@@ -103,13 +108,15 @@ def supervised_trainer(task: Task, num_epochs: int, tuning: Tuning, *,
   task = dataclasses.replace(task, eval_batch_size=tuning.eval_batch_size,
                              microbatch_size=tuning.microbatch_size)
 
-  def train(sweep: Sweep, on_log: OnLog | None = None, checkpoints=None) -> RunResult:
+  def train(sweep: Sweep, on_log: OnLog | None = None, checkpoints=None,
+            layout=None) -> RunResult:
     result = fit(task, sweep, num_epochs, data=data, make_data=make_data, on_epoch=on_log,
-                 seeds_at_once=tuning.seeds_at_once, checkpoints=checkpoints)
+                 seeds_at_once=tuning.seeds_at_once, checkpoints=checkpoints, layout=layout)
     return _with_outputs(result, describe)
 
   return Trainer(train=train, num_logs=num_epochs, log_unit="epoch", tuning=tuning, plot=plot,
-                 model_summary=model_summary)
+                 model_summary=model_summary,
+                 batch_sizes=(task.microbatch_size or task.batch_size, task.eval_batch_size))
 
 
 def agent_trainer(agent_train: Callable, num_logs: int, log_unit: str, tuning: Tuning, *,
@@ -120,9 +127,10 @@ def agent_trainer(agent_train: Callable, num_logs: int, log_unit: str, tuning: T
   it are then passed to `on_log`.
   """
 
-  def train(sweep: Sweep, on_log: OnLog | None = None, checkpoints=None) -> RunResult:
+  def train(sweep: Sweep, on_log: OnLog | None = None, checkpoints=None,
+            layout=None) -> RunResult:
     del checkpoints  # one program per sweep: an interrupted agent run starts again
-    result = train_agents(agent_train, sweep)
+    result = train_agents(agent_train, sweep, layout)
     for entry in range(1, num_logs + 1):
       if on_log is not None and (entry % max(1, num_logs // lines) == 0 or entry == num_logs):
         on_log(entry, {metric: values[entry - 1] for metric, values in result.history.items()})

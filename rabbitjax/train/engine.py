@@ -1,6 +1,7 @@
 """The one training engine: every supervised exercise trains through these pure functions.
 
-An epoch is a single `lax.scan` over shuffled minibatches of data already on device.
+An epoch is a single `lax.scan` over shuffled minibatches of data already on device; on a
+device mesh, each (micro-)batch's examples are split over its data axis (`shard_examples`).
 These functions describe ONE run; `rabbitjax.train.sweep` vmaps them over seeds and
 hyper-parameters so that a whole sweep is one compiled program.
 """
@@ -16,6 +17,7 @@ from flax import linen as nn
 from flax import struct
 
 from rabbitjax.data import Dataset, num_examples, take
+from rabbitjax.distributed import shard_examples
 from rabbitjax.train.optimizers import optimizer_step
 from rabbitjax.train.shuffle import permutation
 
@@ -148,6 +150,7 @@ def train_step(task: Task, state: TrainState, batch: Dataset, weights, dropout_k
   grad_fn = jax.grad(weighted_loss_sum, has_aux=True)
   num_micro = 1 if task.microbatch_size is None else task.batch_size // task.microbatch_size
   if num_micro == 1:
+    batch, weights = shard_examples((batch, weights))
     grads, values = grad_fn(state.params, batch, weights, dropout_key)
   else:
     def accumulate(grads_sum, xs):
@@ -158,8 +161,8 @@ def train_step(task: Task, state: TrainState, batch: Dataset, weights, dropout_k
 
     split = lambda array: array.reshape(num_micro, -1, *array.shape[1:])
     zeros = jax.tree.map(jnp.zeros_like, state.params)
-    grads, values = jax.lax.scan(
-        accumulate, zeros, (jnp.arange(num_micro), jax.tree.map(split, batch), split(weights)))
+    micro_batches = shard_examples(jax.tree.map(split, (batch, weights)), axis=1)
+    grads, values = jax.lax.scan(accumulate, zeros, (jnp.arange(num_micro), *micro_batches))
     values = jax.tree.map(lambda value: value.reshape(-1, *value.shape[2:]), values)
   # Dividing by the batch's total weight after summing keeps micro-batching exact.
   total_weight = jnp.sum(weights)
@@ -192,7 +195,7 @@ def evaluate(task: Task, params, data: Dataset) -> Metrics:
   batches, weights = minibatches(data, min(task.eval_batch_size, num_examples(data)))
 
   def step(carry, xs):
-    batch, batch_weights = xs
+    batch, batch_weights = shard_examples(xs)
     outputs = task.model.apply({"params": params}, batch.inputs, train=False)
     return carry, _weighted_sums(_per_example_metrics(task, outputs, batch.targets), batch_weights)
 

@@ -18,8 +18,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from rabbitjax import distributed
 from rabbitjax.data import Dataset
+from rabbitjax.distributed import Layout
 from rabbitjax.train.engine import Task, create_train_state, run_epoch
+from rabbitjax.train.mapping import compiled, over_runs, placement
 
 # Per-run synthetic data: (key, hparams) -> (train, validation).
 MakeData = Callable[[jax.Array, Mapping[str, jax.Array]], tuple[Dataset, Dataset]]
@@ -60,84 +63,6 @@ def make_sweep(seeds: Sequence[int], defaults: Mapping[str, float],
   return Sweep(seeds=np.asarray(seeds, np.int32), hparams=hparams, swept=tuple(swept))
 
 
-def shard_seeds(tree, num_seeds: int):
-  """Places every array whose leading axis is the seed axis across all devices, seeds split evenly.
-
-  With one device, or a seed count the devices do not divide, the tree is returned as it is.
-  jit then partitions the vmapped program along the seed axis (on a CPU host, several devices
-  from --xla_force_host_platform_device_count run on separate cores).
-  """
-  devices = jax.devices()
-  if len(devices) == 1 or num_seeds % len(devices):
-    return tree
-  sharding = jax.sharding.NamedSharding(jax.sharding.Mesh(np.array(devices), ("seeds",)),
-                                        jax.sharding.PartitionSpec("seeds"))
-  leading = lambda leaf: getattr(leaf, "ndim", 0) >= 1 and leaf.shape[0] == num_seeds
-  return jax.tree.map(lambda leaf: jax.device_put(leaf, sharding) if leading(leaf) else leaf, tree)
-
-
-_PROGRAMS: dict = {}
-
-
-def compiled(fn, static_key, *args, donate_argnums=()):
-  """`jax.jit(fn).lower(*args).compile()`, kept for this process by `static_key` (everything
-  `fn` closes over) and the arguments' types and placements: variants of one shape and model
-  (the perceptron's OR, AND and XOR) trace, lower and load their program once."""
-  leaves, structure = jax.tree.flatten(args)
-  key = (static_key, structure, donate_argnums,
-         tuple((jax.typeof(leaf), getattr(leaf, "sharding", None)) for leaf in leaves))
-  if key not in _PROGRAMS:
-    _PROGRAMS[key] = jax.jit(fn, donate_argnums=donate_argnums).lower(*args).compile()
-  return _PROGRAMS[key]
-
-
-def _map_axis(fn, in_axes):
-  """`jax.vmap(fn, in_axes)` with in_axes entries 0 or None, except that an axis of size 1 is
-  squeezed and restored rather than vmapped: a vmapped single run ran the MNIST CNN step 12-18%
-  slower (XLA:CPU's batched matmuls of batch 1)."""
-  batched = jax.vmap(fn, in_axes=in_axes)
-
-  def mapped(*args):
-    axes = in_axes if isinstance(in_axes, (tuple, list)) else (in_axes,) * len(args)
-    sizes = {leaf.shape[0] for arg, axis in zip(args, axes) if axis == 0
-             for leaf in jax.tree.leaves(arg)}
-    if sizes != {1}:
-      return batched(*args)
-    squeezed = [jax.tree.map(lambda leaf: leaf[0], arg) if axis == 0 else arg
-                for arg, axis in zip(args, axes)]
-    # jnp.asarray: as vmap would, outputs that are Python scalars come back as arrays.
-    return jax.tree.map(lambda leaf: (leaf if hasattr(leaf, "ndim") else jnp.asarray(leaf))[None],
-                        fn(*squeezed))
-
-  return mapped
-
-
-def over_runs(fn, seed_axes, point_axes, seeds_at_once: int | None = None):
-  """Maps `fn` over points (inner axis) and seeds (outer): results lead with (seed, point).
-
-  Both axes are vmapped. With `seeds_at_once`, the seed axis is walked by `lax.map` that many
-  seeds at a time (still one program): for a compute-bound model whose activations must stay in
-  cache (the CNNs on CPU), seeds taking turns are 1.4x faster than vmapped (BUILD_NOTES.md).
-  `seed_axes` entries must be 0 or None.
-  """
-  over_points = _map_axis(fn, point_axes)
-  if seeds_at_once is None:
-    return _map_axis(over_points, seed_axes)
-
-  def over_seeds(*args):
-    per_seed = [arg for arg, axis in zip(args, seed_axes) if axis == 0]
-
-    def one_seed(seed_args):
-      seed_args = iter(seed_args)
-      return over_points(*[next(seed_args) if axis == 0 else arg
-                           for arg, axis in zip(args, seed_axes)])
-
-    return jax.lax.map(one_seed, per_seed,
-                       batch_size=None if seeds_at_once == 1 else seeds_at_once)
-
-  return over_seeds
-
-
 @dataclasses.dataclass
 class RunResult:
   """A trained sweep, the same for every exercise.
@@ -158,16 +83,22 @@ class RunResult:
   outputs: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
 
 
-def _keys_and_hparams(sweep: Sweep):
-  """Each seed's PRNG key (S,) and the points' hyper-parameters as device arrays (M,)."""
-  keys = jax.vmap(jax.random.key)(jnp.asarray(sweep.seeds))
-  return keys, {name: jnp.asarray(values) for name, values in sweep.hparams.items()}
+def _keys_and_hparams(sweep: Sweep, layout: Layout | None):
+  """Each seed's PRNG key (S,) and the points' hyper-parameters as device arrays (M,); on a
+  mesh the keys are split over its seed axis and the rest replicated."""
+  if layout is None or layout.mesh is None:
+    place = lambda value, split_seeds: jnp.asarray(value)
+  else:
+    place = lambda value, split_seeds: distributed.put(value, layout, split_seeds)
+  keys = jax.vmap(jax.random.key)(place(sweep.seeds, True))
+  return keys, {name: place(values, False) for name, values in sweep.hparams.items()}
 
 
 def fit(task: Task, sweep: Sweep, num_epochs: int, *,
         data: tuple[Dataset, Dataset] | None = None, make_data: MakeData | None = None,
         on_epoch: Callable[[int, dict[str, np.ndarray]], None] | None = None,
-        seeds_at_once: int | None = None, checkpoints=None) -> RunResult:
+        seeds_at_once: int | None = None, checkpoints=None,
+        layout: Layout | None = None) -> RunResult:
   """Trains every run of `sweep` for `num_epochs`, one compiled program per epoch for all runs.
 
   Give either `data` (one (train, validation) pair shared by all runs, e.g. MNIST) or
@@ -177,50 +108,54 @@ def fit(task: Task, sweep: Sweep, num_epochs: int, *,
   None: all of them vmapped together.
   `checkpoints` (a `rabbitjax.checkpoint.Checkpoints`): training resumes from its latest
   checkpoint, and it is shown (epoch, state, history) after every epoch, to save or to stop.
+  `layout`: the device mesh (`rabbitjax.distributed`); its seed count must equal the sweep's.
   """
   if (data is None) == (make_data is None):
     raise ValueError("fit needs exactly one of `data` and `make_data`")
   start = time.perf_counter()
-  run_keys, hparams = _keys_and_hparams(sweep)
-  data_keys, init_keys, shuffle_keys = jnp.moveaxis(
-      jax.vmap(lambda key: jax.random.split(key, 3))(run_keys), 1, 0)
-  if make_data is not None:
-    train_data, val_data = jax.jit(over_runs(make_data, (0, None), (None, 0)))(data_keys, hparams)
-    data_axis = 0
-    sample_inputs = train_data.inputs[0, 0, :1]
-  else:
-    train_data, val_data = data
-    data_axis = None
-    sample_inputs = train_data.inputs[:1]
+  num_seeds, sweep = len(sweep.seeds), _padded(sweep, layout)
+  on_mesh, seed_split = placement(layout, len(sweep.seeds))
+  with on_mesh():
+    run_keys, hparams = _keys_and_hparams(sweep, layout)
+    keys = jax.vmap(lambda key: jax.random.split(key, 3))(run_keys)
+    data_keys, init_keys, shuffle_keys = (keys[:, index] for index in range(3))
+    if make_data is not None:
+      make = over_runs(make_data, (0, None), (None, 0), layout=layout)
+      train_data, val_data = jax.jit(seed_split(make))(data_keys, hparams)
+      data_axis = 0
+      sample_inputs = train_data.inputs[0, 0, :1]
+    else:
+      train_data, val_data = data if layout is None or layout.mesh is None else distributed.put(
+          distributed.to_host(data), layout, split_seeds=False)
+      data_axis = None
+      sample_inputs = train_data.inputs[:1]
 
-  init = over_runs(functools.partial(create_train_state, task), (0, None, None), (None, None, 0))
-  state = compiled(init, ("init", task), init_keys, sample_inputs, hparams)(
-      init_keys, sample_inputs, hparams)
-  num_seeds = len(sweep.seeds)
-  state, shuffle_keys = shard_seeds((state, shuffle_keys), num_seeds)
-  if make_data is not None:
-    train_data, val_data = shard_seeds((train_data, val_data), num_seeds)
-  state = jax.block_until_ready(state)
-  done, history = 0, {}
-  if checkpoints is not None and (restored := checkpoints.restore(state)) is not None:
-    done, state, history = restored
-  seconds = {"setup": time.perf_counter() - start}
+    init = over_runs(functools.partial(create_train_state, task), (0, None, None),
+                     (None, None, 0), layout=layout)
+    state = compiled(seed_split(init), ("init", task, layout), init_keys, sample_inputs,
+                     hparams)(init_keys, sample_inputs, hparams)
+    state = jax.block_until_ready(state)
+    done, history = 0, {}
+    if checkpoints is not None and (restored := checkpoints.restore(state)) is not None:
+      done, state, history = restored
+    seconds = {"setup": time.perf_counter() - start}
 
-  def sweep_epoch(state, train_data, val_data, shuffle_keys, epoch):
-    epoch_keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(shuffle_keys, epoch)
-    one_epoch = functools.partial(run_epoch, task)
-    return over_runs(one_epoch, (0, data_axis, data_axis, 0), (0, data_axis, data_axis, None),
-                     seeds_at_once)(state, train_data, val_data, epoch_keys)
+    def sweep_epoch(state, train_data, val_data, shuffle_keys, epoch):
+      epoch_keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(shuffle_keys, epoch)
+      one_epoch = functools.partial(run_epoch, task)
+      return over_runs(one_epoch, (0, data_axis, data_axis, 0), (0, data_axis, data_axis, None),
+                       seeds_at_once, layout)(state, train_data, val_data, epoch_keys)
 
-  start = time.perf_counter()
-  compiled_epoch = compiled(sweep_epoch, ("epoch", task, data_axis, seeds_at_once), state,
-                            train_data, val_data, shuffle_keys, 0, donate_argnums=0)
-  seconds["compile"] = time.perf_counter() - start
+    start = time.perf_counter()
+    compiled_epoch = compiled(seed_split(sweep_epoch),
+                              ("epoch", task, data_axis, seeds_at_once, layout), state,
+                              train_data, val_data, shuffle_keys, 0, donate_argnums=0)
+    seconds["compile"] = time.perf_counter() - start
 
   start = time.perf_counter()
   for epoch in range(done + 1, num_epochs + 1):
     state, metrics = compiled_epoch(state, train_data, val_data, shuffle_keys, epoch)
-    metrics = jax.device_get(metrics)
+    metrics = {name: value[:num_seeds] for name, value in distributed.to_host(metrics).items()}
     for name, value in metrics.items():
       history.setdefault(name, []).append(value)
     if on_epoch is not None:
@@ -229,22 +164,44 @@ def fit(task: Task, sweep: Sweep, num_epochs: int, *,
       checkpoints.after_epoch(epoch, num_epochs, state, history)
   jax.block_until_ready(state)
   seconds["train"] = time.perf_counter() - start
-  return RunResult(state=state, history={name: np.stack(values) for name, values in history.items()},
-                   seconds=seconds, train_data=train_data)
+  if make_data is not None:
+    train_data = _first(train_data, num_seeds)
+    if jax.process_count() > 1:  # on every host for the plots, which process 0 alone draws
+      train_data = distributed.to_host(train_data)
+  return RunResult(state=_first(state, num_seeds), seconds=seconds, train_data=train_data,
+                   history={name: np.stack(values) for name, values in history.items()})
 
 
-def train_agents(train: Callable, sweep: Sweep) -> RunResult:
+def _padded(sweep: Sweep, layout: Layout | None) -> Sweep:
+  """The sweep with the layout's dummy runs (seeds after the last) filling its seed axis."""
+  extra = 0 if layout is None else layout.padded_seeds - len(sweep.seeds)
+  if extra <= 0:
+    return sweep
+  dummies = np.max(sweep.seeds) + 1 + np.arange(extra)
+  return dataclasses.replace(sweep, seeds=np.concatenate([sweep.seeds, dummies]).astype(np.int32))
+
+
+def _first(tree, num_seeds: int):
+  """The first `num_seeds` runs of every seed-leading leaf: the dummy runs dropped."""
+  return jax.tree.map(lambda leaf: leaf if leaf.shape[0] == num_seeds else leaf[:num_seeds], tree)
+
+
+def train_agents(train: Callable, sweep: Sweep, layout: Layout | None = None) -> RunResult:
   """Every run of an agent whose whole training is one scan, as one compiled program:
   `train(key, hparams) -> (final state, history: metric -> (log entries,))`, PureJaxRL-style."""
   start = time.perf_counter()
-  keys, hparams = _keys_and_hparams(sweep)
-  seconds = {"setup": time.perf_counter() - start}
-  start = time.perf_counter()
-  compiled = jax.jit(over_runs(train, (0, None), (None, 0))).lower(keys, hparams).compile()
+  num_seeds, sweep = len(sweep.seeds), _padded(sweep, layout)
+  on_mesh, seed_split = placement(layout, len(sweep.seeds))
+  with on_mesh():
+    keys, hparams = _keys_and_hparams(sweep, layout)
+    seconds = {"setup": time.perf_counter() - start}
+    start = time.perf_counter()
+    program = jax.jit(seed_split(over_runs(train, (0, None), (None, 0), layout=layout)))
+    program = program.lower(keys, hparams).compile()
   seconds["compile"] = time.perf_counter() - start
   start = time.perf_counter()
-  final, history = jax.block_until_ready(compiled(keys, hparams))
+  final, history = jax.block_until_ready(program(keys, hparams))
   seconds["train"] = time.perf_counter() - start
   # (seed, point, entry) -> (entry, seed, point), as fit lays out its epochs.
-  return RunResult(state=final, seconds=seconds,
-                   history={name: np.moveaxis(np.asarray(v), 2, 0) for name, v in history.items()})
+  return RunResult(state=_first(final, num_seeds), seconds=seconds, history={
+      name: np.moveaxis(v[:num_seeds], 2, 0) for name, v in distributed.to_host(history).items()})
