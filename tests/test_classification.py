@@ -15,6 +15,7 @@ from rabbitjax.data import Dataset, logic_gate, split
 from rabbitjax.exercises import classification, exercise_for
 from rabbitjax.models import MLP, CifarCNN, MnistCNN, parameter_count
 from rabbitjax.models.conv import _shifted_views, im2col_conv, max_pool_2x2
+from rabbitjax.models.dropout import Dropout
 from rabbitjax.train import Task, evaluate, make_sweep, softmax_cross_entropy
 
 EXERCISE = classification.EXERCISE
@@ -92,6 +93,21 @@ def test_max_pool_equals_flax_max_pool_in_values_and_gradients(shape):
   chex.assert_trees_all_equal(max_pool_2x2(inputs), flax_pool(inputs))
   loss = lambda pool: lambda x: jnp.sum(jnp.sin(pool(x)))
   chex.assert_trees_all_close(jax.grad(loss(max_pool_2x2))(inputs), jax.grad(loss(flax_pool))(inputs))
+
+
+@pytest.mark.parametrize("rate", [0.25, 0.5])
+def test_byte_dropout_masks_keep_the_rate_and_scale(rate):
+  inputs = jnp.ones((64, 12, 12, 64))
+  outputs = Dropout(rate).apply({}, inputs, rngs={"dropout": jax.random.key(0)})
+  kept = np.asarray(outputs != 0)
+  assert abs(kept.mean() - (1 - rate)) < 0.005  # 589,824 draws: std ~6e-4
+  np.testing.assert_allclose(np.asarray(outputs)[kept], 1 / (1 - rate))
+  # Another key, another mask; a rate that is not a multiple of 1/256 is nn.Dropout's mask.
+  other = Dropout(rate).apply({}, inputs, rngs={"dropout": jax.random.key(1)})
+  assert not np.array_equal(kept, np.asarray(other != 0))
+  ours, flax_dropout = (module.apply({}, inputs, rngs={"dropout": jax.random.key(0)})
+                        for module in (Dropout(0.2), nn.Dropout(0.2, deterministic=False)))
+  chex.assert_trees_all_equal(ours, flax_dropout)
 
 
 def test_cpu_facts_are_read_and_recorded_but_never_choose(tmp_path):

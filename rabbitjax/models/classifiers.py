@@ -5,6 +5,7 @@ from flax import linen as nn
 
 from rabbitjax.models.activations import ACTIVATIONS
 from rabbitjax.models.conv import Conv, max_pool_2x2
+from rabbitjax.models.dropout import Dropout
 from rabbitjax.models.initializers import KERNEL_INITS
 
 
@@ -32,7 +33,7 @@ class MLP(nn.Module):
       x = x.reshape(x.shape[0], -1)
     for width in self.hidden:
       x = ACTIVATIONS[self.activation](dense(width)(x))
-      x = nn.Dropout(self.dropout, deterministic=not train)(x)
+      x = Dropout(self.dropout, deterministic=not train)(x)
     return dense(self.outputs)(x)
 
 
@@ -52,9 +53,9 @@ class MnistCNN(nn.Module):
     dense = lambda width: nn.Dense(width, kernel_init=KERNEL_INITS[self.kernel_init])
     x = nn.relu(conv(32)(x))
     x = nn.relu(conv(64)(x))
-    x = nn.Dropout(0.25, deterministic=not train)(max_pool_2x2(x))
+    x = Dropout(0.25, deterministic=not train)(max_pool_2x2(x))
     x = nn.relu(dense(128)(x.reshape(x.shape[0], -1)))
-    x = nn.Dropout(0.5, deterministic=not train)(x)
+    x = Dropout(0.5, deterministic=not train)(x)
     return dense(10)(x)
 
 
@@ -75,9 +76,9 @@ class CifarCNN(nn.Module):
     for features in (32, 64):
       x = nn.relu(conv(features, "SAME")(x))
       x = nn.relu(conv(features, "VALID")(x))
-      x = nn.Dropout(0.25, deterministic=not train)(max_pool_2x2(x))
+      x = Dropout(0.25, deterministic=not train)(max_pool_2x2(x))
     x = nn.relu(dense(512)(x.reshape(x.shape[0], -1)))
-    x = nn.Dropout(0.5, deterministic=not train)(x)
+    x = Dropout(0.5, deterministic=not train)(x)
     return dense(10)(x)
 
 
