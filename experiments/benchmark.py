@@ -47,7 +47,7 @@ from rabbitjax.exercises import exercise_for
 FLAGS = flags.FLAGS
 flags.DEFINE_enum("suite", "regression",
                   ["regression", "rnn", "rl", "classification", "cnn_step", "checkpoint",
-                   "scaling"],
+                   "scaling", "versus_keras"],
                   "Which benchmark suite.")
 flags.DEFINE_integer("repeats", 5, "Timed repetitions per case (medians are reported).")
 flags.DEFINE_string("out", None, "Optional JSON file for the figures.")
@@ -178,9 +178,28 @@ def _scaling_cases() -> list[Case]:
                random_data=((28, 28, 1), 6400, 128))]
 
 
+def _versus_keras_cases() -> list[Case]:
+  """The CNNs' epochs at both precisions, on random data of the real shapes, training only (a
+  16-example test set) and with the 10,000-example test pass: what experiments/versus_keras.py
+  sets beside the course's Keras code run in the same sitting."""
+  def config(module, precision):
+    def make_config():
+      config = _epochs(module, 1)()
+      config.precision = precision
+      return config
+    return make_config
+
+  return [Case(f"{name} {precision} {label}", config(module, precision),
+               random_data=(shape, train_size, test_size))
+          for name, module, shape, train_size in (("mnist CNN", mnist_cnn, (28, 28, 1), 60_000),
+                                                  ("cifar10 CNN", cifar10_cnn, (32, 32, 3), 50_000))
+          for precision in ("float32", "bfloat16")
+          for label, test_size in (("training only", 16), ("with test pass", 10_000))]
+
+
 SUITES = {"checkpoint": _checkpoint_cases, "regression": _regression_cases, "rnn": _rnn_cases,
           "classification": _classification_cases, "cnn_step": _cnn_step_cases,
-          "scaling": _scaling_cases}
+          "scaling": _scaling_cases, "versus_keras": _versus_keras_cases}
 
 
 def random_images(key: jax.Array, shape: tuple, train_size: int, test_size: int):
@@ -316,7 +335,7 @@ def main(argv):
   print(f"machine: {machine()}")
   for row in rows:
     print(f"{row['case']}: {row['layout']}")
-  if FLAGS.suite in ("classification", "cnn_step", "checkpoint", "scaling"):
+  if FLAGS.suite in ("classification", "cnn_step", "checkpoint", "scaling", "versus_keras"):
     print_against_keras(rows)
   else:
     print_sweep_cost(rows)
