@@ -8,6 +8,7 @@ its own devices; only process 0 writes records, plots, metrics and logs.
 """
 
 import dataclasses
+import functools
 import math
 import re
 
@@ -45,7 +46,7 @@ class Layout:
   padded_seeds: int = 1
   processes: int = 1
 
-  @property
+  @functools.cached_property  # one Mesh object per layout, however often it is asked for
   def mesh(self) -> jax.sharding.Mesh | None:
     """The device mesh, or None on a single device (then nothing is placed or constrained)."""
     if self.seeds * self.data == 1:
@@ -125,9 +126,14 @@ def shard_examples(tree, axis: int = 0):
   return jax.tree.map(constrain, tree)
 
 
+def mesh_of(layout: Layout | None) -> jax.sharding.Mesh | None:
+  """The layout's mesh; None without a layout or on one device (nothing to place)."""
+  return None if layout is None else layout.mesh
+
+
 def seed_axis_name(layout: Layout | None) -> str | None:
   """The name a vmap over seeds carries (`spmd_axis_name`) when seeds are split over devices."""
-  return SEEDS if layout is not None and layout.mesh is not None else None
+  return None if mesh_of(layout) is None else SEEDS
 
 
 def put(value, layout: Layout, split_seeds: bool):

@@ -93,8 +93,8 @@ def _as_is(fn):
 def placement(layout: Layout | None, num_seeds: int):
   """(context to trace in, wrapper splitting a program's seed-leading outputs over the mesh):
   nothing to do on one device."""
-  if layout is None or layout.mesh is None:
+  mesh = distributed.mesh_of(layout)
+  if mesh is None:
     return contextlib.nullcontext, _as_is
-  mesh = layout.mesh
   split = lambda fn: lambda *args: distributed.constrain_seeds(fn(*args), layout, num_seeds)
   return (lambda: jax.set_mesh(mesh)), split

@@ -86,7 +86,7 @@ class RunResult:
 def _keys_and_hparams(sweep: Sweep, layout: Layout | None):
   """Each seed's PRNG key (S,) and the points' hyper-parameters as device arrays (M,); on a
   mesh the keys are split over its seed axis and the rest replicated."""
-  if layout is None or layout.mesh is None:
+  if distributed.mesh_of(layout) is None:
     place = lambda value, split_seeds: jnp.asarray(value)
   else:
     place = lambda value, split_seeds: distributed.put(value, layout, split_seeds)
@@ -125,7 +125,7 @@ def fit(task: Task, sweep: Sweep, num_epochs: int, *,
       data_axis = 0
       sample_inputs = train_data.inputs[0, 0, :1]
     else:
-      train_data, val_data = data if layout is None or layout.mesh is None else distributed.put(
+      train_data, val_data = data if distributed.mesh_of(layout) is None else distributed.put(
           distributed.to_host(data), layout, split_seeds=False)
       data_axis = None
       sample_inputs = train_data.inputs[:1]
