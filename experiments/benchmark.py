@@ -132,6 +132,8 @@ def _cnn_step_cases() -> list[Case]:
   return accelerator_cases + [
       case("im2col f32, whole batch", conv_impl="im2col", microbatch_size=128),
       case("im2col f32, micro-batches of 16", conv_impl="im2col", microbatch_size=16),
+      case("winograd f32, whole batch", conv_impl="winograd", microbatch_size=128),
+      case("winograd f32, micro-batches of 16", conv_impl="winograd", microbatch_size=16),
       case("im2col bf16, whole batch", conv_impl="im2col_bf16", microbatch_size=128),
       case("im2col bf16, micro-batches of 16", conv_impl="im2col_bf16", microbatch_size=16),
       case("3 seeds vmapped, bf16, micro 16", 3, conv_impl="im2col_bf16", microbatch_size=16,

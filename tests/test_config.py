@@ -104,7 +104,7 @@ def test_bad_variant_override_is_rejected():
         (mnist_cnn, {"dataset": "iris"}, "config.model='mnist_cnn' takes mnist images, not "
                                          "config.dataset='iris'"),
         (mnist_cnn, {"eval_batch_size": -16}, "config.eval_batch_size=-16 is invalid"),
-        (mnist_cnn, {"conv_impl": "winograd"}, "config.conv_impl='winograd' is invalid"),
+        (mnist_cnn, {"conv_impl": "fft"}, "config.conv_impl='fft' is invalid"),
         (rnn_binary_addition, {"recurrent_dropout": 1.0},
          "config.recurrent_dropout=1.0 is invalid: must be a rate in [0, 1)"),
         (rnn_binary_addition, {"activation": "swish"}, "config.activation='swish' is invalid"),

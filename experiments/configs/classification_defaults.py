@@ -31,7 +31,7 @@ def classification_config(variants: dict, order: str, mode: str | None, quick: d
   # accumulation), like Keras' mixed_bfloat16 policy. Faster on some CPUs only: measure.
   config.precision = "float32"
   # Machine-dependent speed choices; "auto"/0 lets rabbitjax/tuning.py decide, and the run logs
-  # and records what it chose and why. conv_impl: 'lax', 'lax_bf16', 'im2col', 'im2col_bf16'.
+  # and records what it chose and why. conv_impl: 'lax', 'lax_bf16', 'im2col', 'im2col_bf16', 'winograd'.
   config.conv_impl = "auto"
   # Gradient accumulated over micro-batches of this size (the same gradient); 0: automatic.
   config.microbatch_size = 0
