@@ -39,6 +39,11 @@ def test_every_claim_has_a_row_and_a_verdict(quick_course):
   assert truth_table[4].startswith("| 0 0 | 0 | ") and truth_table[7].startswith("| 1 1 | 1 | ")
 
 
+def test_a_workdir_without_records_measures_nothing(tmp_path):
+  for claim in course.claims(course.load_records(tmp_path), "full"):
+    assert claim.verdict == "not measured" and claim.measurement.startswith("not run: "), claim
+
+
 def test_a_contradicted_claim_says_does_not_hold(quick_course):
   """Mock MNIST is random pixels and labels: the CNN cannot reach 99%, and the report says so."""
   workdir, report, _ = quick_course
