@@ -119,7 +119,8 @@ def _cnn_step_cases() -> list[Case]:
   def case(name, num_seeds=1, **overrides):
     def make_config():
       config = _epochs(mnist_cnn, 2)()
-      config.update(num_seeds=num_seeds, **overrides)
+      config.update(num_seeds=num_seeds, precision=tuning.conv_precision(overrides["conv_impl"]),
+                    **overrides)
       return config
     return Case(name, make_config, random_data=((28, 28, 1), 6400, 128))
 
