@@ -118,7 +118,8 @@ def decide(*, has_conv: bool = False, batch_size: int | None = None, conv_impl: 
   if not eval_batch_size:
     eval_batch_size = 16 if cnn_on_cpu else default_eval_batch_size
     if cnn_on_cpu:
-      reasons.append("evaluation in batches of 16: im2col patches stay in cache (2.5x)")
+      reasons.append("evaluation in batches of 16: the convolutions' intermediates stay in "
+                     "cache (2.5x)")
   return Tuning(backend=backend, cpu=cpu_model, conv_impl=conv_impl if has_conv else None,
                 microbatch_size=microbatch_size or None, seeds_at_once=seeds_at_once or None,
                 eval_batch_size=eval_batch_size, reasons=tuple(reasons))
