@@ -419,7 +419,8 @@ def report(records: dict, tier: str, header: list[str], skipped: dict[str, str])
   lines += ["| # | the course says | we measured | verdict | figure |", "|---|---|---|---|---|"]
   cell = lambda text: text.replace("|", "\\|")  # a table cell may not hold a bare pipe
   for c in claims(records, tier):
-    figure = f"[{pathlib.PurePath(c.figure).name}]({c.figure})" if c.figure else "-"
+    measured = c.figure and c.verdict != "not measured"  # else no figure was drawn
+    figure = f"[{pathlib.PurePath(c.figure).name}]({c.figure})" if measured else "-"
     lines.append(f"| {c.number} | {cell(c.statement)} | {cell(c.measurement)} | **{c.verdict}** "
                  f"| {figure} |")
   if skipped:

@@ -42,6 +42,7 @@ def test_every_claim_has_a_row_and_a_verdict(quick_course):
 def test_a_workdir_without_records_measures_nothing(tmp_path):
   for claim in course.claims(course.load_records(tmp_path), "full"):
     assert claim.verdict == "not measured" and claim.measurement.startswith("not run: "), claim
+  assert "](" not in course.report({}, "full", [], {})  # no links to figures never drawn
 
 
 def test_a_contradicted_claim_says_does_not_hold(quick_course):
