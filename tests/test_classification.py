@@ -72,6 +72,17 @@ def test_winograd_conv_equals_lax_conv_in_values_and_gradients(shape):
                  ours, exact)
 
 
+def test_winograd_conv_gradients_under_vmap_equal_one_run_at_a_time():
+  # Seeds vmapped (seeds_at_once > 1) batch the custom VJP's transposes and matmuls.
+  inputs = jax.random.normal(jax.random.key(0), (3, 2, 9, 8, 16))
+  kernels = jax.random.normal(jax.random.key(1), (3, 3, 3, 16, 4))
+  grad = jax.grad(lambda i, k: jnp.sum(jnp.sin(winograd_conv(i, k))), (0, 1))
+  chex.assert_trees_all_close(jax.vmap(grad)(inputs, kernels),
+                              jax.tree.map(lambda *runs: jnp.stack(runs),
+                                           *[grad(inputs[i], kernels[i]) for i in range(3)]),
+                              rtol=1e-6, atol=1e-6)
+
+
 def test_winograd_conv_layer_pads_like_lax_and_leaves_few_channels_to_im2col():
   wide, narrow = (jax.random.normal(jax.random.key(0), (2, 7, 9, c)) for c in (16, 3))
   for inputs in (wide, narrow):
