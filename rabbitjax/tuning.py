@@ -21,7 +21,7 @@ import platform
 
 import jax
 
-from rabbitjax.models.conv import IMPLEMENTATIONS
+from rabbitjax.models.conv import IMPLEMENTATIONS, WINOGRAD_MIN_INPUTS
 
 # Config values of `conv_impl`: a formulation, or "auto" for `decide`'s choice.
 CONV_CHOICES = ("auto", *IMPLEMENTATIONS)
@@ -102,8 +102,9 @@ def decide(*, has_conv: bool = False, batch_size: int | None = None, conv_impl: 
     elif precision == "float32":
       conv_impl = "winograd"
       reasons.append("Winograd F(2x2,3x3) convolutions in float32, im2col where the input has "
-                     "under 16 channels: XLA:CPU's lax.conv is 24x slower inside the epoch's scan, "
-                     "Winograd's fewer multiplications 1.1x faster than im2col")
+                     f"under {WINOGRAD_MIN_INPUTS} channels: XLA:CPU's lax.conv is 24x slower "
+                     "inside the epoch's scan, Winograd's fewer multiplications 1.1x faster than "
+                     "im2col")
     else:
       conv_impl = "im2col_bf16"
       reasons.append("im2col convolutions with bfloat16 matmuls, as configured: XLA:CPU's "
