@@ -20,12 +20,13 @@ if __name__ == "__main__":
 
 from absl import app, flags, logging  # noqa: E402
 
+from experiments import cli  # noqa: E402
 from rabbitjax import course, provenance, tuning  # noqa: E402
 from rabbitjax.cache import enable_compilation_cache  # noqa: E402
 from rabbitjax.config import ConfigError  # noqa: E402
 from rabbitjax.data import DatasetUnavailableError  # noqa: E402
 from rabbitjax.experiment import run_experiment  # noqa: E402
-from rabbitjax.io import WorkdirError, write_text  # noqa: E402
+from rabbitjax.io import StorageError, WorkdirError, write_text  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Directory for REPORT.md and each exercise's records.")
@@ -46,11 +47,6 @@ def _config(part: str, tier: str):
     for key, value in overrides.items():
       config[key] = value
   return config, set(overrides)
-
-
-def _fail(message: str, status: int = 2) -> None:
-  print(f"error: {message}", file=sys.stderr, flush=True)
-  sys.exit(status)
 
 
 def run_course(workdir, tier: str, *, data_dir=None, fresh=False, parts=course.PARTS,
@@ -83,7 +79,11 @@ def run_course(workdir, tier: str, *, data_dir=None, fresh=False, parts=course.P
           f"{part} " + ", ".join(f"{k}={v}" for k, v in o.items()) for part, o in reduced.items())
          if reduced else "") + ".",
       f"Machine: {tuning.cpu_facts()[0]}, {facts['devices']['count']} x "
-      f"{facts['devices']['kind']} ({facts['backend']}); jax {facts['versions']['jax']}, flax "
+      f"{facts['devices']['kind']} ({facts['backend']}); jax {facts['versions']['jax']} / jaxlib "
+      f"{facts['versions']['jaxlib']} (miscompile canary: "
+      f"{'ok' if facts['compiler']['canary']['ok'] else 'FAILED'}"
+      + (f", with XLA_FLAGS {facts['compiler']['workaround']}" if facts['compiler']['workaround']
+         else "") + f"), flax "
       f"{facts['versions']['flax']}, optax {facts['versions']['optax']}; git "
       f"{(facts['git']['commit'] or 'unknown')[:10]}{' (dirty)' if facts['git']['dirty'] else ''}.",
       f"Wall time: {' + '.join(f'{wall:.0f} s' for wall in walls)} ({len(walls)} invocation(s) "
@@ -97,9 +97,10 @@ def run_course(workdir, tier: str, *, data_dir=None, fresh=False, parts=course.P
 
 def main(argv):
   if len(argv) > 1:
-    _fail(f"unexpected arguments: {' '.join(argv[1:])}")
+    cli.fail(f"unexpected arguments: {' '.join(argv[1:])}")
   logging.set_verbosity(logging.WARNING)
   enable_compilation_cache()
+  cli.check_compiler()
   log = lambda line: print(line, flush=True)
   try:
     unknown = sorted(set(FLAGS.parts) - set(course.PARTS))
@@ -109,11 +110,13 @@ def main(argv):
     path = run_course(FLAGS.workdir, FLAGS.tier, data_dir=FLAGS.data_dir, fresh=FLAGS.fresh,
                       parts=tuple(FLAGS.parts), log=log)
   except (ConfigError, WorkdirError) as err:
-    _fail(str(err))
+    cli.fail(cli.one_line(err))
   except stopping.Interrupted as err:
-    _fail(f"stopped by {stopping.STOP_SIGNAL[0]} {err}; rerun the same command to resume", 130)
+    cli.stopped(err)
+  except (StorageError, OSError) as err:
+    cli.storage_failed(err)
   log(f"wrote {path}")
 
 
 if __name__ == "__main__":
-  app.run(main)
+  app.run(main, flags_parser=cli.parse_flags)

@@ -8,11 +8,10 @@ Rerunning the same command resumes (finished variants kept, an interrupted one f
 checkpoint); --fresh starts over. Several hosts: the same command on each, with
 --coordinator_address=HOST:PORT --num_processes=N --process_id=I (or --distributed where JAX
 detects the cluster: Cloud TPU, SLURM); process 0 writes the records. Exit status: 0 done; 2 bad input (one line on stderr); 3 a run
-diverged (NaN or infinite loss or metric) and the config does not expect it; 130 / 143 stopped
-by SIGINT / SIGTERM after saving.
+diverged (NaN or infinite loss or metric) and the config does not expect it; 4 a file could not
+be written (a full disk); 130 / 143 stopped by SIGINT / SIGTERM after saving.
 """
 
-import signal
 import sys
 
 from rabbitjax import stopping
@@ -23,12 +22,13 @@ if __name__ == "__main__":
 from absl import app, flags, logging  # noqa: E402
 from ml_collections import config_flags  # noqa: E402
 
+from experiments import cli  # noqa: E402
 from rabbitjax import distributed  # noqa: E402
 from rabbitjax.cache import enable_compilation_cache  # noqa: E402
 from rabbitjax.config import ConfigError, command_line_fields  # noqa: E402
 from rabbitjax.data import DatasetUnavailableError  # noqa: E402
 from rabbitjax.experiment import run_experiment  # noqa: E402
-from rabbitjax.io import WorkdirError  # noqa: E402
+from rabbitjax.io import StorageError, WorkdirError  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Directory for the records (summary, history, plots), "
@@ -50,58 +50,30 @@ config_flags.DEFINE_config_file(
 flags.mark_flags_as_required(["config", "workdir"])
 
 
-def _fail(message: str, status: int = 2) -> None:
-  print(f"error: {message}", file=sys.stderr, flush=True)
-  sys.exit(status)
-
-
-def _one_line(err: BaseException) -> str:
-  """An exception's text on one line; of an embedded traceback only its final line is kept."""
-  lines = [line.strip() for line in str(err).strip().splitlines() if line.strip()]
-  if any(line.startswith("Traceback") for line in lines):
-    lines = [lines[0], lines[-1]]
-  text = " ".join(lines) or type(err).__name__
-  return text if len(text) <= 400 else text[:397] + "..."
-
-
-def parse_flags(argv):
-  """absl's parser, but a bad flag is one line and exit status 2 rather than a usage dump."""
-  try:
-    remaining = FLAGS(argv)
-    # config_flags loads the file lazily; load it now so a bad file fails here, in one line.
-    FLAGS.config.get("exercise")
-    return remaining
-  except flags.Error as err:
-    _fail(_one_line(err))
-  except (AttributeError, KeyError) as err:
-    _fail(f"a --config.* override names no field of the config: {_one_line(err)}")
-  except Exception as err:  # A config file that fails to load or to apply its overrides.
-    _fail(f"cannot load --config: {_one_line(err)}")
-
-
 def main(argv):
   if len(argv) > 1:
-    _fail(f"unexpected arguments: {' '.join(argv[1:])}")
+    cli.fail(f"unexpected arguments: {' '.join(argv[1:])}")
   logging.set_verbosity(logging.WARNING)
   distributed.initialize(FLAGS.coordinator_address, FLAGS.num_processes, FLAGS.process_id,
                          automatic=FLAGS.distributed)
   enable_compilation_cache()
+  cli.check_compiler()
   log = print if distributed.is_writer() else (lambda line: None)
   try:
     summary = run_experiment(FLAGS.config, FLAGS.workdir, data_dir=FLAGS.data_dir, log=log,
                              command_line=command_line_fields(sys.argv), fresh=FLAGS.fresh)
   except (ConfigError, DatasetUnavailableError, WorkdirError) as err:
-    _fail(_one_line(err))
+    cli.fail(cli.one_line(err))
   except stopping.Interrupted as err:
-    name = stopping.STOP_SIGNAL[0]
-    _fail(f"stopped by {name} {err}; everything reported as saved is saved: rerun the same "
-          "command to resume", 128 + signal.Signals[name].value)
+    cli.stopped(err)
+  except (StorageError, OSError) as err:
+    cli.storage_failed(err)
   diverged = sum(variant["diverged_runs"] for variant in summary["variants"].values())
   if diverged and not FLAGS.config.get("divergence_expected", False):
-    _fail(f"{diverged} runs diverged (NaN or infinite loss or metric; marked in summary.md and "
+    cli.fail(f"{diverged} runs diverged (NaN or infinite loss or metric; marked in summary.md and "
           "summary.json, left out of the means); set config.divergence_expected=True if the "
-          "sweep is meant to find that", 3)
+          "sweep is meant to find that", cli.DIVERGED)
 
 
 if __name__ == "__main__":
-  app.run(main, flags_parser=parse_flags)
+  app.run(main, flags_parser=lambda argv: cli.parse_flags(argv, load_config=True))

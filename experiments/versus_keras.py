@@ -8,6 +8,12 @@ process per case: training only and with the test pass) and the peer script (its
 environment: Keras 3 on TensorFlow, see ../shared/peers/README.md): float32 against float32,
 bfloat16 matmuls against Keras' `mixed_bfloat16`. Keras' epoch is training only (its steady
 epoch: MNIST the second of two, CIFAR-10 extrapolated from 300 steps after 20 warm-up steps).
+
+In the first `--keras_jax_rounds` rounds the same scripts also run on Keras' JAX backend
+(`KERAS_BACKEND=jax`, float32 only: the same compiler as ours, so it separates framework overhead
+from XLA:CPU's convolutions). It is slow, so its MNIST epoch is extrapolated from the second of
+two epochs of `--keras_jax_steps` batches (the script's data cut to that many), its CIFAR-10
+epoch from 300 steps as on TensorFlow.
 Medians over the rounds, [min-max], go to stdout as a Markdown table with the CPU model.
 """
 
@@ -30,10 +36,20 @@ flags.DEFINE_string("keras_python", os.path.expanduser("~/keras-venv/bin/python"
 flags.DEFINE_string("peers", "../shared/peers", "Folder of the course's Keras scripts.")
 flags.DEFINE_string("out", None, "Optional JSON file for every measurement.")
 flags.DEFINE_list("models", ["mnist CNN", "cifar10 CNN"], "Which CNNs.")
+flags.DEFINE_integer("keras_jax_rounds", 1, "Rounds (the first ones) that also time the Keras "
+                     "scripts on Keras' JAX backend, at float32.")
+flags.DEFINE_integer("keras_jax_steps", 100, "Keras-on-JAX MNIST: batches per epoch timed.")
 
 # The policy is set before the script builds its model (the CIFAR-10 script has no flag for it).
 _WITH_POLICY = ("import runpy, sys, keras; keras.mixed_precision.set_global_policy(sys.argv.pop(1)); "
                 "sys.argv[0] = sys.argv[1]; runpy.run_path(sys.argv.pop(1), run_name='__main__')")
+# Keras on JAX, MNIST: the script's training data cut to the first `steps` batches, its steady
+# (second) epoch scaled to the full 60,000 examples.
+_CUT_MNIST = ("import runpy, sys, peers_common as pc; steps = int(sys.argv.pop(1)); "
+              "load = pc.load_mnist_idx; "
+              "pc.load_mnist_idx = lambda *a: ((lambda tr, te: ((tr[0][:steps * 128], "
+              "tr[1][:steps * 128]), te))(*load(*a))); "
+              "sys.argv[0] = sys.argv[1]; runpy.run_path(sys.argv.pop(1), run_name='__main__')")
 _KERAS = {
     "mnist CNN": (["keras_mnist_cnn.py", "--epochs", "2"], "steady_epoch_s"),
     "cifar10 CNN": (["keras_cifar10_cnn.py", "--steps", "300"], "steady_epoch_s_extrapolated"),
@@ -50,14 +66,24 @@ def _ours(case: str) -> float:
   return row["all_seconds"]["train"][0] / row["epochs"]
 
 
-def _keras(model: str, precision: str) -> float:
+def _keras(model: str, precision: str, backend: str = "tensorflow") -> float:
+  """Seconds of the peer script's steady epoch on Keras' `backend`."""
   script, key = _KERAS[model]
   policy = "float32" if precision == "float32" else "mixed_bfloat16"
   if script[0] == "keras_mnist_cnn.py":  # its own flag, which would override the wrapper's
     script = [*script, "--policy", policy]
   command = [FLAGS.keras_python, "-c", _WITH_POLICY, policy, *script]
-  completed = subprocess.run(command, cwd=FLAGS.peers, check=True, capture_output=True, text=True)
-  return float(json.loads(completed.stdout.strip().splitlines()[-1])[key])
+  cut_mnist = backend == "jax" and script[0] == "keras_mnist_cnn.py"
+  if cut_mnist:
+    command = [FLAGS.keras_python, "-c", _CUT_MNIST, str(FLAGS.keras_jax_steps), *script]
+  completed = subprocess.run(command, cwd=FLAGS.peers, check=True, capture_output=True, text=True,
+                             env={**os.environ, "KERAS_BACKEND": backend})
+  record = json.loads(completed.stdout.strip().splitlines()[-1])
+  if record["versions"].get("keras_backend", backend) != backend:
+    raise RuntimeError(f"the Keras script ran on {record['versions']['keras_backend']}, not "
+                       f"{backend}")
+  scale = 60_000 / (FLAGS.keras_jax_steps * 128) if cut_mnist else 1.0
+  return float(record[key]) * scale
 
 
 def main(argv):
@@ -65,7 +91,8 @@ def main(argv):
   if not pathlib.Path(FLAGS.keras_python).exists():
     raise app.UsageError(f"--keras_python={FLAGS.keras_python} does not exist: set up the peers' "
                          f"virtual environment as {FLAGS.peers}/README.md says")
-  columns = ["ours, training only", "ours, with test pass", "Keras, training only"]
+  columns = ["ours, training only", "ours, with test pass", "Keras, training only",
+             "Keras on JAX, training only"]
   seconds = {(model, precision): {column: [] for column in columns}
              for model in FLAGS.models for precision in ("float32", "bfloat16")}
   for round_index in range(FLAGS.rounds):
@@ -73,14 +100,17 @@ def main(argv):
       figures[columns[0]].append(_ours(f"{model} {precision} training only"))
       figures[columns[1]].append(_ours(f"{model} {precision} with test pass"))
       figures[columns[2]].append(_keras(model, precision))
+      if round_index < FLAGS.keras_jax_rounds and precision == "float32":
+        figures[columns[3]].append(_keras(model, precision, backend="jax"))
       print(f"round {round_index + 1}: {model} {precision}: "
-            + ", ".join(f"{c} {v[-1]:.2f} s" for c, v in figures.items()), flush=True)
+            + ", ".join(f"{c} {v[-1]:.2f} s" for c, v in figures.items() if v), flush=True)
   cpu = tuning.cpu_facts()[0]
   print(f"\n{cpu}, {os.cpu_count()} cores; s/epoch, median of {FLAGS.rounds} rounds [min-max]\n")
   print("| CNN | precision (ours / Keras) | " + " | ".join(columns) + " | Keras / ours (training) |")
-  print("|---|---|---|---|---|---|")
+  print("|---|---|---|---|---|---|---|")
   for (model, precision), figures in seconds.items():
-    cells = [f"{statistics.median(v):.1f} [{min(v):.1f}-{max(v):.1f}]" for v in figures.values()]
+    cells = [f"{statistics.median(v):.1f} [{min(v):.1f}-{max(v):.1f}] ({len(v)})" if v else "-"
+             for v in figures.values()]
     ratio = statistics.median(figures[columns[2]]) / statistics.median(figures[columns[0]])
     keras_policy = "float32" if precision == "float32" else "mixed_bfloat16"
     print(f"| {model} | {precision} / {keras_policy} | " + " | ".join(cells) + f" | {ratio:.2f} |")

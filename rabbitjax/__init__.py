@@ -1,3 +1,8 @@
 """rabbitjax: the 'deep learning day 4' exercises as functional JAX/Flax."""
 
+from rabbitjax import compiler as _compiler
+
+# Before JAX starts its CPU backend: an old jaxlib computes with the known miscompiles' fix.
+_compiler.apply_workaround()
+
 __version__ = "0.1.0"

@@ -51,7 +51,13 @@ class Checkpoints:
     return self._manager
 
   def restore(self, state):
-    """(epoch, state, history) of the latest checkpoint, laid out as `state`; None if none."""
+    """(epoch, state, history) of the latest checkpoint, laid out as `state`; None if none.
+
+    A checkpoint of another layout or model is refused (ConfigError). One that cannot be read
+    (a file truncated or missing: a crash or a full disk while it was written) is logged in one
+    line and removed, and the variant starts over: a checkpoint only saves time, and a variant
+    trained from its start ends with the same numbers as one resumed.
+    """
     # No orbax manager (and its threads) for a run that has nothing to restore.
     if not self.directory.is_dir() or not any(self.directory.iterdir()):
       return None
@@ -61,19 +67,56 @@ class Checkpoints:
     epoch = manager.latest_step()
     if epoch is None:
       return None
+    self._refuse_other_layout(epoch, state)
     try:
       restored = manager.restore(epoch, args=ocp.args.Composite(
           state=ocp.args.StandardRestore(jax.tree.map(ocp.utils.to_shape_dtype_struct, state)),
           history=ocp.args.StandardRestore()))
-    except (ValueError, TypeError) as err:  # shapes of another layout (padded seeds) or model
-      raise ConfigError(
-          f"the checkpoint in {str(self.directory)!r} does not fit this run ("
-          f"{str(err).strip().splitlines()[0][:160]}): it was saved with other devices, mesh or "
-          "config; rerun with those, or pass --fresh") from None
+    except Exception as err:  # orbax and TensorStore raise several kinds for damaged files
+      cause = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
+      self.log(f"warning: the checkpoint at epoch {epoch} in {str(self.directory)!r} cannot be "
+               f"read ({cause}); removed, the variant starts over from epoch 0")
+      self._discard()
+      return None
     self.saved_epoch = epoch
     self.log(f"resumed from the checkpoint at epoch {epoch}")
     history = {name: list(np.asarray(values)) for name, values in restored.history.items()}
     return epoch, restored.state, history
+
+  def _refuse_other_layout(self, epoch: int, state) -> None:
+    """ConfigError when the checkpoint's arrays are not `state`'s (another mesh, padded seed
+    count or model); nothing when its metadata cannot be read (`restore` then decides)."""
+    import orbax.checkpoint as ocp
+
+    def shapes(tree, shape=np.shape):
+      """{'params/readout/bias': shape}: orbax stores dataclasses as dicts, keys as their data."""
+      name = lambda key: str(getattr(key, "name", getattr(key, "key", getattr(key, "idx", key))))
+      return {"/".join(map(name, path)): tuple(shape(leaf))
+              for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]}
+    key_data = lambda leaf: np.shape(jax.random.key_data(leaf) if jax.dtypes.issubdtype(
+        leaf.dtype, jax.dtypes.prng_key) else leaf)
+    try:
+      with ocp.StandardCheckpointer() as checkpointer:
+        saved = checkpointer.metadata(self.directory.absolute() / str(epoch) / "state")
+      saved = shapes(saved.item_metadata.tree, lambda leaf: leaf.shape)
+    except Exception:  # damaged or missing metadata: the restore itself will fail and say so
+      return
+    wanted = shapes(state, key_data)
+    if saved != wanted:
+      name = next((name for name in wanted if saved.get(name) != wanted[name]),
+                  next(iter(saved.keys() - wanted.keys()), "?"))
+      raise ConfigError(
+          f"the checkpoint in {str(self.directory)!r} does not fit this run ({name}: saved "
+          f"{saved.get(name)}, this run {wanted.get(name)}): it was saved with other devices, "
+          "mesh or config; rerun with those, or pass --fresh")
+
+  def _discard(self) -> None:
+    if self._manager is not None:
+      self._manager.close()
+      self._manager = None
+    if distributed.is_writer():
+      shutil.rmtree(self.directory, ignore_errors=True)
+    distributed.barrier(f"discard {self.directory}")
 
   def save(self, epoch: int, state, history: dict) -> None:
     import orbax.checkpoint as ocp
@@ -81,9 +124,13 @@ class Checkpoints:
     start = time.perf_counter()
     stacked = {name: np.stack(values) for name, values in history.items()}
     manager = self._open()
-    manager.save(epoch, args=ocp.args.Composite(state=ocp.args.StandardSave(state),
-                                                history=ocp.args.StandardSave(stacked)))
-    manager.wait_until_finished()
+    try:
+      manager.save(epoch, args=ocp.args.Composite(state=ocp.args.StandardSave(state),
+                                                  history=ocp.args.StandardSave(stacked)))
+      manager.wait_until_finished()
+    except Exception as err:  # a full disk, an OS error: the previous checkpoint stays
+      raise io.storage_error(f"the checkpoint at epoch {epoch} in {str(self.directory)!r}",
+                             err) from None
     if distributed.is_writer():
       for path in self.directory.rglob("*"):  # as open() and mkdir() would, under the umask
         path.chmod(io.dir_mode() if path.is_dir() else io.file_mode())

@@ -88,7 +88,10 @@ class _Progress:
     self.log(f"[{self.name}] {unit} {entry:>{width}}/{trainer.num_logs}  " + "  ".join(parts)
              + timing)
     if self.metrics is not None:
-      self.metrics.write(io.dumps(record, indent=None) + "\n")
+      try:
+        self.metrics.write(io.dumps(record, indent=None) + "\n")
+      except OSError as err:
+        raise io.storage_error(f"the metrics log {self.metrics.name!r}", err) from None
     bad = report.non_finite(metrics)
     for seed, point in zip(*np.nonzero(bad & ~self.diverged)):
       names = [metric for metric, values in metrics.items() if not np.isfinite(values[seed, point])]

@@ -22,6 +22,20 @@ class WorkdirError(RuntimeError):
   """The workdir cannot hold records (empty name, a file, not writable)."""
 
 
+class StorageError(RuntimeError):
+  """Writing a record, a plot, the metrics log or a checkpoint failed (a full disk, an OS
+  error); what was committed before stays as it was."""
+
+
+def storage_error(what: str, err: BaseException) -> StorageError:
+  """A StorageError naming `what` could not be written and the cause's first line."""
+  if isinstance(err, OSError) and err.strerror:
+    cause = err.strerror + (f" ({err.filename})" if err.filename else "")
+  else:
+    cause = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
+  return StorageError(f"cannot write {what}: {cause}")
+
+
 def _umask() -> int:
   mask = os.umask(0)
   os.umask(mask)
@@ -170,16 +184,23 @@ class RecordStore:
     current. Returns the names written."""
     current = self.current
     number = int(current.name) + 1 if current is not None else 1
-    staging = pathlib.Path(tempfile.mkdtemp(dir=self.root, suffix=".tmp"))
-    os.chmod(staging, dir_mode())
-    written = list(write(staging))
-    if current is not None:
-      for old in current.iterdir():
-        if not (staging / old.name).exists():
-          try:
-            os.link(old, staging / old.name)
-          except OSError:  # no hard links on this filesystem
-            shutil.copy2(old, staging / old.name)
+    staging = None
+    try:
+      staging = pathlib.Path(tempfile.mkdtemp(dir=self.root, suffix=".tmp"))
+      os.chmod(staging, dir_mode())
+      written = list(write(staging))
+      if current is not None:
+        for old in current.iterdir():
+          if not (staging / old.name).exists():
+            try:
+              os.link(old, staging / old.name)
+            except OSError:  # no hard links on this filesystem
+              shutil.copy2(old, staging / old.name)
+    except OSError as err:  # a full disk: the current generation is untouched
+      if staging is not None:
+        shutil.rmtree(staging, ignore_errors=True)
+      raise storage_error(f"the records into {str(self.workdir)!r} (the records stay as the last "
+                          "commit left them)", err) from None
     generation = self.root / f"{number:06d}"
     staging.rename(generation)
     for name in os.listdir(generation):

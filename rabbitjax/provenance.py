@@ -9,7 +9,7 @@ import sys
 
 import jax
 
-from rabbitjax import tuning
+from rabbitjax import compiler, tuning
 
 _PACKAGES = ("jax", "jaxlib", "flax", "optax", "orbax-checkpoint", "tensorflow-datasets", "numpy")
 # The CPU flags a default here (or XLA:CPU's code) depends on.
@@ -49,6 +49,7 @@ def provenance(argv=None) -> dict:
                   "processes": jax.process_count()},
       "cpu": {"model": cpu_model, "flags": sorted(flag for flag in _CPU_FLAGS if flag in flags)},
       "xla_flags": os.environ.get("XLA_FLAGS", ""),
+      "compiler": compiler.check(),
       "argv": list(sys.argv if argv is None else argv),
       "started": now(),
   }

@@ -4,14 +4,15 @@ Models and the engine stay plain: a model takes its convolution formulation, the
 micro-batch, evaluation batch and seeds-at-once as ordinary arguments, and neither looks at the
 machine. `decide` picks those arguments from the backend and the config's precision, and says
 why; the launcher logs the decision once per variant and writes `Tuning.record()` into
-summary.json. Each choice was measured on the project's 2-core CPU (BUILD_NOTES.md, Decisions,
-"Classifiers"). No default depends on the processor's flags: float32 everywhere unless the
-config asks for bfloat16 matmuls (`precision`), which pay on some CPUs and not on others.
+summary.json. Each choice was measured on the project's 2-core CPU with the jaxlib in use
+(BUILD_NOTES.md, "Compiler": the table of every XLA:CPU choice on jaxlib 0.10.2 and 0.12.0.1).
+No default depends on the processor's flags: float32 everywhere unless the config asks for
+bfloat16 matmuls (`precision`), which pay on some CPUs and not on others.
 
-Measures that hold on every backend live where they act, each tested against the plain form:
-the packed-key shuffle (`train/shuffle.py`, a uniform permutation), one gather per epoch
+XLA:CPU measures that act elsewhere, each tested against the plain form: one gather per epoch
 (`engine.minibatches`), weighted sums as dots (`engine._weighted_sums`), no vmap over a size-1
-run axis (`sweep._map_axis`) and the reshape max-pool (`models/conv.py`).
+run axis (`mapping._map_axis`), the reshape max-pool (`models/conv.py`) and byte dropout masks
+(`models/dropout.py`).
 """
 
 import dataclasses
@@ -102,25 +103,23 @@ def decide(*, has_conv: bool = False, batch_size: int | None = None, conv_impl: 
     elif precision == "float32":
       conv_impl = "winograd"
       reasons.append("Winograd F(2x2,3x3) convolutions in float32, im2col where the input has "
-                     f"under {WINOGRAD_MIN_INPUTS} channels: XLA:CPU's lax.conv is 24x slower "
-                     "inside the epoch's scan, Winograd's fewer multiplications 1.1x faster than "
-                     "im2col")
+                     f"under {WINOGRAD_MIN_INPUTS} channels: XLA:CPU's lax.conv is 16-20x slower "
+                     "inside the epoch's scan, Winograd's whole MNIST step 1.5x faster than "
+                     "im2col's")
     else:
       conv_impl = "im2col_bf16"
       reasons.append("im2col convolutions with bfloat16 matmuls, as configured: XLA:CPU's "
-                     "lax.conv is 24x slower inside the epoch's scan, Winograd 2x slower than "
+                     "lax.conv is 16-20x slower inside the epoch's scan, Winograd 2x slower than "
                      "im2col in bfloat16")
-  if not microbatch_size and cnn_on_cpu and batch_size % 16 == 0 and batch_size > 16:
-    microbatch_size = 16
-    reasons.append("gradient over micro-batches of 16: activations stay in cache (1.3x)")
+  # Micro-batches are a config option only: on jaxlib 0.12 they no longer pay (1.00-1.03x).
   if not seeds_at_once and cnn_on_cpu:
     seeds_at_once = 1
-    reasons.append("seeds in turn, not vmapped: 1.4x faster for the CNNs on CPU")
+    reasons.append("seeds in turn, not vmapped: 1.1x faster for the CNNs on CPU")
   if not eval_batch_size:
     eval_batch_size = 16 if cnn_on_cpu else default_eval_batch_size
     if cnn_on_cpu:
       reasons.append("evaluation in batches of 16: the convolutions' intermediates stay in "
-                     "cache (2.5x)")
+                     "cache (1.1-1.5x)")
   return Tuning(backend=backend, cpu=cpu_model, conv_impl=conv_impl if has_conv else None,
                 microbatch_size=microbatch_size or None, seeds_at_once=seeds_at_once or None,
                 eval_batch_size=eval_batch_size, reasons=tuple(reasons))

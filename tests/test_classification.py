@@ -232,7 +232,7 @@ def test_one_epoch_on_mock_data_lowers_the_loss(config_module, mock_tfds):
 
 
 @pytest.mark.parametrize("backend", ["cpu", "gpu"])
-def test_cnns_on_cpu_default_to_micro_batches_seeds_in_turn_and_small_eval_batches(backend):
+def test_cnns_on_cpu_default_to_seeds_in_turn_and_small_eval_batches(backend):
   on_cpu = backend == "cpu"
   decide = lambda config: tuning.decide(
       has_conv=config.model != "mlp", batch_size=config.batch_size,
@@ -241,8 +241,8 @@ def test_cnns_on_cpu_default_to_micro_batches_seeds_in_turn_and_small_eval_batch
   for config in (mnist_cnn.get_config(), cifar10_cnn.get_config()):
     chosen = decide(config)
     assert (chosen.microbatch_size, chosen.seeds_at_once, chosen.eval_batch_size) == (
-        (16, 1, 16) if on_cpu else (None, None, 1000))
-    assert len(chosen.reasons) == (4 if on_cpu else 0) and chosen.backend in chosen.line()
+        (None, 1, 16) if on_cpu else (None, None, 1000))
+    assert len(chosen.reasons) == (3 if on_cpu else 0) and chosen.backend in chosen.line()
     config.update(microbatch_size=8, seeds_at_once=2, eval_batch_size=250)
     chosen = decide(config)
     assert (chosen.microbatch_size, chosen.seeds_at_once, chosen.eval_batch_size) == (8, 2, 250)

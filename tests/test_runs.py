@@ -278,7 +278,7 @@ def test_a_checkpoint_of_another_layout_is_a_one_line_error(tmp_path):
   # 8 runs saved (6 seeds padded for a 4-device seed axis), 6 wanted on one device.
   saved = checkpoint.Checkpoints(tmp_path, every=1, **QUIET)
   saved.save(1, {"w": jax.numpy.zeros((8, 3))}, {"loss": [np.zeros((8, 1), np.float32)]})
-  with pytest.raises(ConfigError, match=r"does not fit this run \(Requested shape: \(6, 3\)"):
+  with pytest.raises(ConfigError, match=r"does not fit this run \(w: saved \(8, 3\), this run \(6, 3\)\)"):
     checkpoint.Checkpoints(tmp_path, **QUIET).restore({"w": jax.numpy.zeros((6, 3))})
 
 
@@ -321,6 +321,14 @@ def _wait_for(process, text, timeout=120):
   pytest.fail(f"the run ended before {text!r}: {process.stderr.read()[-2000:]}")
 
 
+def _kill_after(workdir, text: str) -> None:
+  """Starts the RNN run in `workdir` and SIGKILLs it once it has printed `text`."""
+  process = _start(workdir, *RNN_FLAGS)
+  _wait_for(process, text)
+  process.kill()
+  process.communicate(timeout=60)
+
+
 @pytest.fixture(scope="module")
 def uninterrupted_rnn(tmp_path_factory):
   workdir = tmp_path_factory.mktemp("uninterrupted")
@@ -346,10 +354,7 @@ def test_sigint_stops_with_one_line_and_the_rerun_resumes_exactly(uninterrupted_
 
 def test_sigkill_leaves_consistent_records_and_the_rerun_resumes_exactly(uninterrupted_rnn,
                                                                           tmp_path):
-  process = _start(tmp_path, *RNN_FLAGS)
-  _wait_for(process, "checkpoint saved at epoch 3")
-  process.kill()
-  process.communicate(timeout=60)
+  _kill_after(tmp_path, "checkpoint saved at epoch 3")
   assert_consistent(tmp_path)
   resumed = launch(*RNN_FLAGS, workdir=tmp_path)
   assert resumed.returncode == 0 and "resumed from the checkpoint at epoch" in resumed.stdout
@@ -374,3 +379,107 @@ def test_sigkill_between_variants_keeps_records_consistent(tmp_path):
   assert_consistent(tmp_path)
   no_temporaries(tmp_path)
   assert set(strict_json(tmp_path / "summary.json")["variants"]) == {"slope_3", "slope_minus_6"}
+
+
+def _largest_data_file(directory: pathlib.Path) -> pathlib.Path:
+  """The largest file of the checkpoint's array data (TensorStore's OCDBT `d/` files)."""
+  return max((path for path in directory.rglob("*") if path.is_file() and path.parent.name == "d"),
+             key=lambda path: path.stat().st_size)
+
+
+def test_a_truncated_checkpoint_is_one_line_and_the_variant_starts_over(uninterrupted_rnn,
+                                                                        tmp_path):
+  _kill_after(tmp_path, "checkpoint saved at epoch 2")
+  damaged = _largest_data_file(tmp_path / "checkpoints" / "base")
+  damaged.write_bytes(b"")  # as a crash or a full disk would leave it
+  resumed = launch(*RNN_FLAGS, workdir=tmp_path)
+  assert resumed.returncode == 0, resumed.stderr[-2000:]
+  warnings = [line for line in resumed.stdout.splitlines() if "cannot be read" in line]
+  assert len(warnings) == 1 and "starts over from epoch 0" in warnings[0], resumed.stdout[-2000:]
+  assert "Traceback" not in resumed.stderr and "Event loop is closed" not in resumed.stderr
+  assert "resumed from the checkpoint" not in resumed.stdout
+  assert final_numbers(tmp_path) == uninterrupted_rnn
+  assert_consistent(tmp_path)
+  no_temporaries(tmp_path)
+
+
+def test_a_missing_checkpoint_file_means_starting_over(tmp_path):
+  state = {"w": jax.numpy.arange(12.0).reshape(4, 3)}
+  checkpoint.Checkpoints(tmp_path, every=1, **QUIET).save(1, state, {"loss": [np.zeros(4)]})
+  _largest_data_file(tmp_path).unlink()
+  lines = []
+  assert checkpoint.Checkpoints(tmp_path, log=lines.append).restore(state) is None
+  assert len(lines) == 1 and "cannot be read" in lines[0] and str(tmp_path) in lines[0]
+  assert not tmp_path.exists() or not any(tmp_path.iterdir())
+
+
+def test_a_checkpoint_that_cannot_be_written_is_a_storage_error(tmp_path, monkeypatch):
+  import orbax.checkpoint as ocp
+
+  def full_disk(*args, **kwargs):
+    raise OSError(28, "No space left on device")
+  monkeypatch.setattr(ocp.CheckpointManager, "save", full_disk)
+  with pytest.raises(io.StorageError, match="checkpoint at epoch 1.*No space left on device"):
+    checkpoint.Checkpoints(tmp_path, **QUIET).save(1, {"w": jax.numpy.zeros(3)},
+                                                   {"loss": [np.zeros(1)]})
+
+
+class _FullDisk:
+  """A metrics file on a full disk: every write fails as the OS would fail it."""
+
+  name = "metrics.jsonl"
+
+  def write(self, text):
+    raise OSError(28, "No space left on device")
+
+  def close(self):
+    pass
+
+
+@pytest.mark.parametrize("site", ["plot", "metrics"])
+def test_a_failed_write_leaves_the_last_commit_as_it_was(site, tmp_path, monkeypatch):
+  from rabbitjax import experiment, plots
+
+  first = linear_regression.get_config("quick")
+  first.variant = "slope_3"
+  run_experiment(first, tmp_path, **QUIET)
+  committed = {name: (tmp_path / name).read_bytes() for name in ("summary.json", "history.json")}
+  if site == "plot":
+    def full_disk(*args, **kwargs):
+      raise OSError(28, "No space left on device")
+    monkeypatch.setattr(plots, "plot_learning_curves", full_disk)
+  else:
+    monkeypatch.setattr(experiment, "open", lambda *args, **kwargs: _FullDisk(), raising=False)
+  with pytest.raises(io.StorageError, match="cannot write .*No space left on device"):
+    run_experiment(linear_regression.get_config("quick"), tmp_path, **QUIET)  # + slope_minus_6
+  monkeypatch.undo()
+  assert {name: (tmp_path / name).read_bytes() for name in committed} == committed
+  assert not list((tmp_path / ".records").glob("*.tmp"))
+  assert_consistent(tmp_path)
+
+
+def _mounted_full_disk(path: pathlib.Path, size: str = "96k") -> bool:
+  path.mkdir(parents=True, exist_ok=True)
+  return subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+                        capture_output=True).returncode == 0
+
+
+def test_a_full_filesystem_is_one_line_and_status_4(tmp_path):
+  workdir = tmp_path / "small"
+  if not _mounted_full_disk(workdir):
+    pytest.skip("mounting a tmpfs is not allowed here (needs root)")
+  try:
+    completed = launch(f"--config={LINEAR}", workdir=workdir)
+    assert completed.returncode == 4, completed.stderr[-2000:]
+    line = one_error_line(completed)
+    assert "cannot write" in line and "No space left on device" in line
+    assert_consistent(workdir)
+  finally:
+    subprocess.run(["umount", str(workdir)], check=False)
+
+
+def test_the_course_launcher_refuses_a_bad_flag_in_one_line(tmp_path):
+  command = [sys.executable, "-m", "experiments.course", f"--workdir={tmp_path}", "--tier=huge"]
+  completed = subprocess.run(command, capture_output=True, text=True, timeout=120, env=ENV)
+  assert completed.returncode == 2
+  assert "--tier" in one_error_line(completed)

@@ -19,7 +19,6 @@ from flax import struct
 from rabbitjax.data import Dataset, num_examples, take
 from rabbitjax.distributed import shard_examples
 from rabbitjax.train.optimizers import optimizer_step
-from rabbitjax.train.shuffle import permutation
 
 PerExampleFn = Callable[[jax.Array, jax.Array], jax.Array]
 Metrics = dict[str, jax.Array]
@@ -84,7 +83,7 @@ def batch_plan(size: int, batch_size: int, key: jax.Array | None = None):
     (indices, weights): int32 and float32 arrays of shape (ceil(size / batch_size), batch_size).
   """
   num_batches = math.ceil(size / batch_size)
-  order = jnp.arange(size, dtype=jnp.int32) if key is None else permutation(key, size)
+  order = jnp.arange(size, dtype=jnp.int32) if key is None else jax.random.permutation(key, size)
   padding = num_batches * batch_size - size
   indices = jnp.concatenate([order, jnp.zeros(padding, order.dtype)])
   weights = jnp.concatenate([jnp.ones(size, jnp.float32), jnp.zeros(padding, jnp.float32)])
