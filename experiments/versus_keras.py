@@ -43,12 +43,11 @@ flags.DEFINE_integer("keras_jax_steps", 100, "Keras-on-JAX MNIST: batches per ep
 # The policy is set before the script builds its model (the CIFAR-10 script has no flag for it).
 _WITH_POLICY = ("import runpy, sys, keras; keras.mixed_precision.set_global_policy(sys.argv.pop(1)); "
                 "sys.argv[0] = sys.argv[1]; runpy.run_path(sys.argv.pop(1), run_name='__main__')")
-# Keras on JAX, MNIST: the script's training data cut to the first `steps` batches, its steady
-# (second) epoch scaled to the full 60,000 examples.
-_CUT_MNIST = ("import runpy, sys, peers_common as pc; steps = int(sys.argv.pop(1)); "
-              "load = pc.load_mnist_idx; "
-              "pc.load_mnist_idx = lambda *a: ((lambda tr, te: ((tr[0][:steps * 128], "
-              "tr[1][:steps * 128]), te))(*load(*a))); "
+# Keras on JAX, MNIST: `fit` sees only the first `steps` batches of the script's data, and the
+# steady (second) epoch is scaled to the full 60,000 examples.
+_CUT_MNIST = ("import runpy, sys, keras; steps = int(sys.argv.pop(1)); fit = keras.Model.fit; "
+              "keras.Model.fit = lambda self, x, y, **kw: fit(self, x[:steps * 128], "
+              "y[:steps * 128], **kw); "
               "sys.argv[0] = sys.argv[1]; runpy.run_path(sys.argv.pop(1), run_name='__main__')")
 _KERAS = {
     "mnist CNN": (["keras_mnist_cnn.py", "--epochs", "2"], "steady_epoch_s"),
@@ -101,7 +100,11 @@ def main(argv):
       figures[columns[1]].append(_ours(f"{model} {precision} with test pass"))
       figures[columns[2]].append(_keras(model, precision))
       if round_index < FLAGS.keras_jax_rounds and precision == "float32":
-        figures[columns[3]].append(_keras(model, precision, backend="jax"))
+        try:
+          figures[columns[3]].append(_keras(model, precision, backend="jax"))
+        except subprocess.CalledProcessError as err:  # the other columns still count
+          print(f"Keras on JAX failed for {model}: {err.stderr.strip().splitlines()[-1:]}",
+                flush=True)
       print(f"round {round_index + 1}: {model} {precision}: "
             + ", ".join(f"{c} {v[-1]:.2f} s" for c, v in figures.items() if v), flush=True)
   cpu = tuning.cpu_facts()[0]

@@ -18,6 +18,7 @@ import hashlib
 import importlib.metadata
 import json
 import os
+import pathlib
 import subprocess
 import sys
 
@@ -124,8 +125,6 @@ def _child() -> None:
 
 
 def _verdict(pattern: str, values) -> str:
-  if values is None:
-    return "crashed"
   eager, jitted = values
   # The crash pattern's sum of |x| over 6,144 values may differ in float32 rounding.
   tolerance = 0.0 if pattern == "jax#39103" else 1e-5 * max(abs(eager), 1.0)
@@ -135,14 +134,19 @@ def _verdict(pattern: str, values) -> str:
 def run_canary(environ=None, timeout: float = 120.0) -> dict:
   """Runs the patterns in a child process with `environ` (default: this process's); returns
   {"ok": bool, "patterns": {issue: "ok" | "crashed" | "wrong: ..."}}."""
+  environ = dict(environ or os.environ)
+  # The child imports this module from the same checkout, installed or not.
+  package_root = str(pathlib.Path(__file__).resolve().parent.parent)
+  environ["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, environ.get("PYTHONPATH")]))
   try:
     completed = subprocess.run([sys.executable, "-m", "rabbitjax.compiler"], capture_output=True,
-                               text=True, timeout=timeout, env=dict(environ or os.environ))
+                               text=True, timeout=timeout, env=environ)
     lines = completed.stdout.strip().splitlines()
-    results = json.loads(lines[-1]) if lines else {}
+    results, missing = (json.loads(lines[-1]) if lines else {}), "crashed"
   except subprocess.TimeoutExpired:
-    results = {}
-  patterns = {issue: _verdict(issue, results.get(issue)) for issue in PATTERNS}
+    results, missing = {}, f"did not finish in {timeout:.0f} s"
+  patterns = {issue: _verdict(issue, results.get(issue)) if issue in results else missing
+              for issue in PATTERNS}
   return {"ok": all(verdict == "ok" for verdict in patterns.values()), "patterns": patterns}
 
 
@@ -153,11 +157,12 @@ def _cached_canary(cache_path) -> dict:
   except (OSError, ValueError):
     pass
   result = run_canary()
-  try:
-    cache_path.parent.mkdir(parents=True, exist_ok=True)
-    cache_path.write_text(json.dumps(result))
-  except OSError:
-    pass  # an unusable cache directory costs the next run one more canary, nothing else
+  if result["ok"]:  # a failure is never cached: it may have been a machine too busy to finish
+    try:
+      cache_path.parent.mkdir(parents=True, exist_ok=True)
+      cache_path.write_text(json.dumps(result))
+    except OSError:
+      pass  # an unusable cache directory costs the next run one more canary, nothing else
   return result
 
 

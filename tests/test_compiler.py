@@ -35,8 +35,22 @@ def test_check_records_the_versions_and_the_canary():
   assert (record["workaround"] is not None) == compiler.needs_workaround(jaxlib.__version__)
 
 
-def test_a_crash_or_a_differing_value_is_a_failed_pattern():
-  assert compiler._verdict("jax#40412", None) == "crashed"
+def test_a_crash_or_a_hang_in_the_child_is_a_failed_pattern(monkeypatch):
+  """A child killed by SIGSEGV after the first pattern (as jaxlib 0.10.2 is), or timed out."""
+  first = '{"jax#39103": [1073741824.0, 1073741824.0]}\n'
+  monkeypatch.setattr(compiler.subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(
+      a[0], -11, stdout=first, stderr=""))
+  result = compiler.run_canary()
+  assert not result["ok"]
+  assert result["patterns"] == {"jax#39103": "ok", "jax#40412": "crashed"}
+
+  def hang(*args, **kwargs):
+    raise subprocess.TimeoutExpired(args[0], kwargs["timeout"])
+  monkeypatch.setattr(compiler.subprocess, "run", hang)
+  assert set(compiler.run_canary(timeout=5)["patterns"].values()) == {"did not finish in 5 s"}
+
+
+def test_a_differing_value_is_a_failed_pattern():
   assert compiler._verdict("jax#39103", (1073741824.0, 1071645696.0)).startswith("wrong")
   assert compiler._verdict("jax#39103", (4.0, 4.0)) == "ok"
   assert compiler._verdict("jax#40412", (1000.0, 1000.0001)) == "ok"  # float32 rounding
