@@ -36,6 +36,8 @@ flags.DEFINE_string("keras_python", os.path.expanduser("~/keras-venv/bin/python"
 flags.DEFINE_string("peers", "../shared/peers", "Folder of the course's Keras scripts.")
 flags.DEFINE_string("out", None, "Optional JSON file for every measurement.")
 flags.DEFINE_list("models", ["mnist CNN", "cifar10 CNN"], "Which CNNs.")
+flags.DEFINE_list("precisions", ["float32", "bfloat16"], "Which precisions (bfloat16: ours "
+                  "against Keras' mixed_bfloat16, which is very slow on a CPU without bf16 units).")
 flags.DEFINE_integer("keras_jax_rounds", 1, "Rounds (the first ones) that also time the Keras "
                      "scripts on Keras' JAX backend, at float32.")
 flags.DEFINE_integer("keras_jax_steps", 100, "Keras-on-JAX MNIST: batches per epoch timed.")
@@ -93,7 +95,7 @@ def main(argv):
   columns = ["ours, training only", "ours, with test pass", "Keras, training only",
              "Keras on JAX, training only"]
   seconds = {(model, precision): {column: [] for column in columns}
-             for model in FLAGS.models for precision in ("float32", "bfloat16")}
+             for model in FLAGS.models for precision in FLAGS.precisions}
   for round_index in range(FLAGS.rounds):
     for (model, precision), figures in seconds.items():
       figures[columns[0]].append(_ours(f"{model} {precision} training only"))
