@@ -64,7 +64,6 @@ def stopped(err: stopping.Interrupted) -> None:
 
 def storage_failed(err: BaseException) -> None:
   """Ends a run whose files could not be written: one line naming the file, exit status 4."""
-  if not isinstance(err, io.StorageError):
-    err = io.storage_error(f"{err.filename!r}" if getattr(err, "filename", None)
-                           else "a file of the run", err)
+  if not isinstance(err, io.StorageError):  # the OS error names its file itself
+    err = io.storage_error("a file of the run", err)
   fail(f"{err}; rerun once there is room: what was reported as saved is saved", STORAGE)

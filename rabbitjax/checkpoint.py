@@ -73,9 +73,8 @@ class Checkpoints:
           state=ocp.args.StandardRestore(jax.tree.map(ocp.utils.to_shape_dtype_struct, state)),
           history=ocp.args.StandardRestore()))
     except Exception as err:  # orbax and TensorStore raise several kinds for damaged files
-      cause = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
       self.log(f"warning: the checkpoint at epoch {epoch} in {str(self.directory)!r} cannot be "
-               f"read ({cause}); removed, the variant starts over from epoch 0")
+               f"read ({io.first_line(err)}); removed, the variant starts over from epoch 0")
       self._discard()
       return None
     self.saved_epoch = epoch

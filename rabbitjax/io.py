@@ -27,12 +27,17 @@ class StorageError(RuntimeError):
   error); what was committed before stays as it was."""
 
 
+def first_line(err: BaseException) -> str:
+  """An error's first line (storage libraries' messages run to many), at most 200 characters."""
+  return (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
+
+
 def storage_error(what: str, err: BaseException) -> StorageError:
   """A StorageError naming `what` could not be written and the cause's first line."""
   if isinstance(err, OSError) and err.strerror:
     cause = err.strerror + (f" ({err.filename})" if err.filename else "")
   else:
-    cause = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
+    cause = first_line(err)
   return StorageError(f"cannot write {what}: {cause}")
 
 
