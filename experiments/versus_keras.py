@@ -11,9 +11,10 @@ epoch: MNIST the second of two, CIFAR-10 extrapolated from 300 steps after 20 wa
 
 In the first `--keras_jax_rounds` rounds the same scripts also run on Keras' JAX backend
 (`KERAS_BACKEND=jax`, float32 only: the same compiler as ours, so it separates framework overhead
-from XLA:CPU's convolutions). It is slow, so its MNIST epoch is extrapolated from the second of
-two epochs of `--keras_jax_steps` batches (the script's data cut to that many), its CIFAR-10
-epoch from 300 steps as on TensorFlow.
+from XLA:CPU's convolutions). Where Keras is slow (its JAX backend; `mixed_bfloat16` on a CPU
+without bf16 units) its MNIST epoch is extrapolated from the second of two epochs of
+`--keras_slow_steps` batches (the script's data cut to that many); CIFAR-10 is always
+extrapolated from 300 steps.
 Medians over the rounds, [min-max], go to stdout as a Markdown table with the CPU model.
 """
 
@@ -40,12 +41,13 @@ flags.DEFINE_list("precisions", ["float32", "bfloat16"], "Which precisions (bflo
                   "against Keras' mixed_bfloat16, which is very slow on a CPU without bf16 units).")
 flags.DEFINE_integer("keras_jax_rounds", 1, "Rounds (the first ones) that also time the Keras "
                      "scripts on Keras' JAX backend, at float32.")
-flags.DEFINE_integer("keras_jax_steps", 100, "Keras-on-JAX MNIST: batches per epoch timed.")
+flags.DEFINE_integer("keras_slow_steps", 100, "MNIST on Keras' JAX backend or at mixed_bfloat16: "
+                     "batches per epoch timed (the epoch is extrapolated to 60,000 examples).")
 
 # The policy is set before the script builds its model (the CIFAR-10 script has no flag for it).
 _WITH_POLICY = ("import runpy, sys, keras; keras.mixed_precision.set_global_policy(sys.argv.pop(1)); "
                 "sys.argv[0] = sys.argv[1]; runpy.run_path(sys.argv.pop(1), run_name='__main__')")
-# Keras on JAX, MNIST: `fit` sees only the first `steps` batches of the script's data, and the
+# Slow Keras MNIST runs: `fit` sees only the first `steps` batches of the script's data, and the
 # steady (second) epoch is scaled to the full 60,000 examples.
 _CUT_MNIST = ("import runpy, sys, keras; steps = int(sys.argv.pop(1)); fit = keras.Model.fit; "
               "keras.Model.fit = lambda self, x, y, **kw: fit(self, x[:steps * 128], "
@@ -74,16 +76,17 @@ def _keras(model: str, precision: str, backend: str = "tensorflow") -> float:
   if script[0] == "keras_mnist_cnn.py":  # its own flag, which would override the wrapper's
     script = [*script, "--policy", policy]
   command = [FLAGS.keras_python, "-c", _WITH_POLICY, policy, *script]
-  cut_mnist = backend == "jax" and script[0] == "keras_mnist_cnn.py"
+  slow = backend == "jax" or policy != "float32"
+  cut_mnist = slow and script[0] == "keras_mnist_cnn.py"
   if cut_mnist:
-    command = [FLAGS.keras_python, "-c", _CUT_MNIST, str(FLAGS.keras_jax_steps), *script]
+    command = [FLAGS.keras_python, "-c", _CUT_MNIST, str(FLAGS.keras_slow_steps), *script]
   completed = subprocess.run(command, cwd=FLAGS.peers, check=True, capture_output=True, text=True,
                              env={**os.environ, "KERAS_BACKEND": backend})
   record = json.loads(completed.stdout.strip().splitlines()[-1])
   if record["versions"].get("keras_backend", backend) != backend:
     raise RuntimeError(f"the Keras script ran on {record['versions']['keras_backend']}, not "
                        f"{backend}")
-  scale = 60_000 / (FLAGS.keras_jax_steps * 128) if cut_mnist else 1.0
+  scale = 60_000 / (FLAGS.keras_slow_steps * 128) if cut_mnist else 1.0
   return float(record[key]) * scale
 
 
