@@ -39,7 +39,7 @@ from experiments.configs import (
     reinforce,
     rnn_binary_addition,
 )
-from rabbitjax import checkpoint, distributed, tuning
+from rabbitjax import checkpoint, course, distributed, tuning
 from rabbitjax.config import variant_config, variant_names
 from rabbitjax.data import Dataset
 from rabbitjax.exercises import exercise_for
@@ -61,7 +61,7 @@ class Case:
 
   name: str
   make_config: Callable
-  keras_seconds_per_epoch: float | None = None  # the course's Keras code, same machine kind
+  keras_seconds_per_epoch: float | None = None  # course.KERAS_SECONDS_PER_EPOCH
   # (image shape, train size, test size): train on random data of that shape, not the dataset.
   random_data: tuple | None = None
 
@@ -103,13 +103,13 @@ def _epochs(module, num_epochs: int):
 
 
 def _classification_cases() -> list[Case]:
-  # Keras 3.15 on TensorFlow 2.21, medians of steady epochs, as measured for the issue.
+  keras = course.KERAS_SECONDS_PER_EPOCH  # a reference from another sitting: see its comment
   return [
-      Case("iris relu 4-12-3", _epochs(iris, 20), 0.18),
+      Case("iris relu 4-12-3", _epochs(iris, 20), keras["iris"]),
       Case("mnist softmax", _epochs(mnist_softmax, 3)),
-      Case("mnist 512-512 dropout MLP", _epochs(mnist_dropout_mlp, 3), 3.9),
-      Case("mnist CNN", _epochs(mnist_cnn, 2), 34.8),
-      Case("cifar10 CNN (random data)", _epochs(cifar10_cnn, 2), 47.6,
+      Case("mnist 512-512 dropout MLP", _epochs(mnist_dropout_mlp, 3), keras["mnist_dropout_mlp"]),
+      Case("mnist CNN", _epochs(mnist_cnn, 2), keras["mnist_cnn"]),
+      Case("cifar10 CNN (random data)", _epochs(cifar10_cnn, 2), keras["cifar10_cnn"],
            random_data=((32, 32, 3), 50_000, 10_000)),
   ]
 
@@ -352,6 +352,7 @@ def main(argv):
 
 
 def print_against_keras(rows: list[dict]) -> None:
+  print(f"Keras: {course.KERAS_MACHINE} (another sitting; same-sitting: experiments.versus_keras)")
   print(f"| case | runs | epochs | compile s | s/epoch, median of {FLAGS.repeats} [min-max] | "
         "ms/step per run | Keras s/epoch | Keras / ours |")
   print("|---|---|---|---|---|---|---|---|")

@@ -1,18 +1,21 @@
-"""The course reproduced: which configs each tier runs, and its claims checked against the records.
+"""The course reproduced, its content in one place: the tiers, the conclusions, the Keras figures.
 
-Each claim of the course turns the records of one or two parts (summary.json, history.json of
-an exercise's workdir) into a measurement over seeds and a verdict: "holds" (every seed),
-"holds in k of n seeds", or "does not hold"; "not measured" when the tier did not run what the
-claim needs (said why). REPORT.md sets them in the course's order, with the figure that shows
-each, a speed table and what the tier reduced.
+Each conclusion of the course (CONCLUSIONS, in the course's order) is a small function that
+turns the records of one or two parts (summary.json, history.json of an exercise's workdir)
+into per-seed values and a verdict by `rabbitjax.verdicts`' rules; "not measured" when the tier
+did not run what it needs (said why). REPORT.md sets them out with the figure that shows each,
+a speed table and what the tier reduced.
 """
 
 import dataclasses
 import json
+import math
 import pathlib
+from typing import Callable
 
 import numpy as np
 
+from rabbitjax import verdicts
 from rabbitjax.report import recorded_finals
 
 # Tier -> part -> config overrides (beyond the tier's config mode: "quick" for quick).
@@ -21,9 +24,12 @@ PARTS = ("linear_regression", "cubic_regression", "mnist_softmax", "mnist_mlp3",
          "iris", "mnist_dropout_mlp", "mnist_cnn", "cifar10_cnn", "rnn_binary_addition",
          "q_learning", "q_approx", "reinforce")
 OVERRIDES = {
+    # Small, but with every value a conclusion compares (the course's epochs, rates, epsilons).
     "quick": {
         "q_learning": {"sweep": {"epsilon": (0.0, 0.1, 1.0)}},
         "mnist_cnn": {"num_epochs": 1},
+        "perceptron": {"num_epochs": 300},
+        "mnist_dropout_mlp": {"sweep": {"learning_rate": (1e-4, 1e-3, 1e-2)}},
     },
     # At most 20 minutes on 2 CPU cores: the MNIST networks get fewer epochs and seeds.
     "standard": {
@@ -40,21 +46,48 @@ OVERRIDES = {
     },
 }
 # Keras references: the course's code (shared/peers) with Keras 3.15.1 / TensorFlow 2.21, float32,
-# 1 seed, training-only epochs, measured on cpu2 (an AMX Xeon) in the fourth session; see
-# BUILD_NOTES.md. Not the course's own figures.
+# 1 seed, training-only epochs (medians of steady epochs), measured on KERAS_MACHINE; see
+# BUILD_NOTES.md. Not the course's own figures, and no same-sitting comparison: that is
+# `experiments.versus_keras`.
+KERAS_MACHINE = "cpu2, an AMX Xeon, in the fourth session"
 KERAS_SECONDS_PER_EPOCH = {"iris": 0.18, "mnist_dropout_mlp": 3.9, "mnist_cnn": 30.0,
                            "cifar10_cnn": 42.8}
 
 
+class NotMeasured(Exception):
+  """The records lack what a conclusion needs (the tier's reductions): the message says why."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Measured:
+  """What a conclusion's measurement found: the description and the per-seed finding."""
+
+  text: str
+  finding: verdicts.Finding
+
+
+@dataclasses.dataclass(frozen=True)
+class Conclusion:
+  """One conclusion of the course: its statement, the parts it reads, the figure that shows it,
+  and `measure(records, tier) -> Measured` (raising NotMeasured)."""
+
+  statement: str
+  parts: tuple[str, ...]
+  figure: str
+  measure: Callable[[dict, str], Measured]
+
+
 @dataclasses.dataclass
 class Claim:
-  """One claim of the course and what our records say of it."""
+  """A conclusion's row in the report."""
 
   number: int
   statement: str
-  measurement: str = ""
-  verdict: str = ""
-  figure: str = ""
+  measurement: str
+  effect: str
+  agreeing: str
+  verdict: str
+  figure: str
 
 
 def load_records(workdir) -> dict:
@@ -68,312 +101,431 @@ def load_records(workdir) -> dict:
   return records
 
 
-def _finals(record, variant, metric) -> np.ndarray:
-  """(seeds, points) final values of a metric or output, diverged runs as NaN."""
-  return recorded_finals(record["summary"]["variants"][variant], metric)
+# -- Reading the records: per seed, so that two variants pair on the seeds they share. --------
+
+def _variant(records, part, variant) -> dict:
+  variants = records[part]["summary"]["variants"]
+  if variant not in variants:
+    raise NotMeasured(f"{part} has no variant {variant!r} in this workdir")
+  return variants[variant]
 
 
-def _curve(record, variant, metric) -> np.ndarray:
-  """(entries, seeds, points) history of a metric."""
-  return np.array(record["history"][variant]["metrics"][metric], np.float64)
+def _finals(records, part, variant, metric) -> dict[int, np.ndarray]:
+  """seed -> final values of `metric` over the sweep's points (NaN where the run diverged)."""
+  record = _variant(records, part, variant)
+  return dict(zip(record["seeds"], recorded_finals(record, metric)))
 
 
-def _start_and_end(record, variant):
-  """Per seed, an agent's episode return at its first log entry and over its last 10."""
-  returns = _curve(record, variant, "episode_return")[:, :, 0]
-  return returns[0], returns[-10:].mean(0)
+def _curves(records, part, variant, metric) -> dict[int, np.ndarray]:
+  """seed -> (entries, points) history of `metric`."""
+  _variant(records, part, variant)
+  record = records[part]["history"][variant]
+  curves = np.array(record["metrics"][metric], np.float64)  # (entries, seeds, points)
+  return {seed: curves[:, index] for index, seed in enumerate(record["seeds"])}
 
 
-def _ms(values) -> str:
-  values = np.asarray(values, np.float64)
-  std = np.nanstd(values, ddof=1) if np.sum(~np.isnan(values)) > 1 else 0.0
-  return f"{np.nanmean(values):.4g} ± {std:.2g}"
+def _final(records, part, variant, metric, point=0) -> dict[int, float]:
+  return {seed: values[point] for seed, values in _finals(records, part, variant, metric).items()}
 
 
-def verdict(holding, total, unit: str = "seeds") -> str:
-  """'holds' (all), 'holds in k of n seeds' (or runs, when several variants' seeds are pooled),
-  'does not hold' (none)."""
-  if total == 0:
-    return "not measured"
-  if holding == total:
-    return "holds"
-  return f"holds in {holding} of {total} {unit}" if holding else "does not hold"
+def _paired(first: dict, second: dict) -> np.ndarray:
+  """first - second on the seeds both have, in seed order."""
+  seeds = sorted(set(first) & set(second))
+  return np.array([first[seed] - second[seed] for seed in seeds], np.float64)
 
 
-def _increasing(values, axis=-1) -> np.ndarray:
-  return np.all(np.diff(values, axis=axis) > 0, axis=axis)
+def _mean(per_seed: dict) -> str:
+  values = np.array(list(per_seed.values()), np.float64)
+  return f"{np.nanmean(values):.4g}" if np.any(~np.isnan(values)) else "nan"
 
 
-def _noise_claim(claim, records, part):
-  summary = records[part]["summary"]["variants"]
-  rows, holding, total = [], 0, 0
-  for variant, record in summary.items():
-    mse = _finals(records[part], variant, "val_loss")  # (seeds, noise levels)
-    noise = [point["hparams"]["noise"] for point in record["points"]]
-    holding += int(np.sum(_increasing(mse)))
-    total += mse.shape[0]
-    rows.append(f"{record['label']}: " + ", ".join(f"{n:g}: {m:.3g}" for n, m in
-                                                      zip(noise, np.nanmean(mse, 0))))
-  claim.measurement = ("test MSE by noise level, mean over seeds; " + "; ".join(rows)
-                       + f"; rising at every step in {holding} of {total} (variant, seed) runs")
-  claim.verdict = verdict(holding, total, "runs")
+def _points(records, part, variant, hparam) -> list[float]:
+  return [round(point["hparams"][hparam], 6)  # swept values are float32
+          for point in _variant(records, part, variant)["points"]]
 
 
-def _compare(records, part, better, worse, metric, higher=True):
-  """Per seed, whether `better` beats `worse` on the final `metric`: (holding, n, text)."""
-  a, b = _finals(records[part], better, metric)[:, 0], _finals(records[part], worse, metric)[:, 0]
-  wins = (a > b) if higher else (a < b)
-  return int(np.sum(wins)), len(a), f"{metric} {better} {_ms(a)} vs {worse} {_ms(b)}"
+def _point(records, part, variant, hparam, value) -> int:
+  points = _points(records, part, variant, hparam)
+  if value not in points:
+    raise NotMeasured(f"the tier sweeps {hparam} {points} only, not {value:g}")
+  return points.index(value)
+
+
+# -- The conclusions, one measurement each. ---------------------------------------------------
+
+def _noise_raises_error(part, variant):
+  def measure(records, tier):
+    mse = _finals(records, part, variant, "val_loss")  # seed -> MSE per noise level
+    noise = _points(records, part, variant, "noise")
+    means = np.nanmean(np.array(list(mse.values())), 0)
+    smallest_rise = np.array([np.min(np.diff(values)) for values in mse.values()])
+    return Measured(f"test MSE by noise level (mean over seeds) " + ", ".join(
+        f"{n:g}: {m:.3g}" for n, m in zip(noise, means)) + "; effect: per seed, the smallest "
+        "rise between adjacent noise levels", verdicts.direction(smallest_rise))
+  return measure
+
+
+def _wider_is_better(records, tier):
+  widths = [f"hidden{width}" for width in (64, 128, 256, 512)]
+  accuracy = [_final(records, "mnist_mlp3", width, "val_accuracy") for width in widths]
+  seeds = sorted(set.intersection(*(set(a) for a in accuracy)))
+  steps = np.array([[accuracy[i + 1][s] - accuracy[i][s] for i in range(len(widths) - 1)]
+                    for s in seeds])
+  return Measured("test accuracy " + ", ".join(f"{w.removeprefix('hidden')}: {_mean(a)}"
+                                               for w, a in zip(widths, accuracy))
+                  + "; effect: per seed, the smallest gain from one width to the next",
+                  verdicts.direction(steps.min(1)))
+
+
+def _adam_beats(rival):
+  def measure(records, tier):
+    adam = _final(records, "mnist_mlp3", "hidden256", "val_accuracy")
+    other = _final(records, "mnist_mlp3", rival, "val_accuracy")
+    label = _variant(records, "mnist_mlp3", rival)["label"]
+    return Measured(f"test accuracy, 256-256: Adam {_mean(adam)}, {label} {_mean(other)}; "
+                    "effect: Adam minus it", verdicts.direction(_paired(adam, other)))
+  return measure
+
+
+def _softmax_is_the_baseline(records, tier):
+  softmax = _final(records, "mnist_softmax", "softmax", "val_accuracy")
+  mlp = _final(records, "mnist_mlp3", "hidden64", "val_accuracy")
+  return Measured(f"test accuracy: softmax {_mean(softmax)}, the smallest MLP (64-64) "
+                  f"{_mean(mlp)}; effect: MLP minus softmax on the seeds both ran",
+                  verdicts.direction(_paired(mlp, softmax)))
+
+
+def _seed_changes_result(records, tier):
+  loss = _final(records, "perceptron", "or_batch1", "loss")
+  first = min(loss)
+  gaps = np.array([abs(loss[seed] - loss[first]) for seed in sorted(loss) if seed != first])
+  return Measured(f"OR, batch 1, final loss: seed {first} {loss[first]:.4g}, the others "
+                  f"{_mean({s: v for s, v in loss.items() if s != first})} on average; effect: "
+                  f"per other seed, |its final loss - seed {first}'s|",
+                  verdicts.direction(gaps))
+
+
+def _more_epochs_lower_loss(fewer, more):
+  def measure(records, tier):
+    curves = _curves(records, "perceptron", "or_batch1", "loss")
+    entries = len(next(iter(curves.values())))
+    if entries < more:
+      raise NotMeasured(f"the {tier} tier trains {entries} epochs")
+    at = {epochs: {seed: curve[epochs - 1, 0] for seed, curve in curves.items()}
+          for epochs in (fewer, more)}
+    return Measured(f"OR, batch 1, loss after {fewer} epochs {_mean(at[fewer])}, after {more} "
+                    f"{_mean(at[more])}; effect: the fall", verdicts.direction(
+                        _paired(at[fewer], at[more])))
+  return measure
+
+
+def _gate_learnt(gate, learnt):
+  def measure(records, tier):
+    accuracy = _final(records, "perceptron", f"{gate}_batch1", "val_accuracy")
+    values = np.array(list(accuracy.values()))
+    what = "all 4 points right" if learnt else "not all 4 points right"
+    return Measured(f"{gate.upper()}, batch 1: accuracy on the 4 inputs {_mean(accuracy)}; "
+                    f"claim: {what} (accuracy {'=' if learnt else '<'} 1)",
+                    verdicts.threshold(values, 1.0, above=learnt))
+  return measure
+
+
+def _bigger_batch_higher_loss(gate):
+  def measure(records, tier):
+    batch10 = _final(records, "perceptron", f"{gate}_batch10", "loss")
+    batch1 = _final(records, "perceptron", f"{gate}_batch1", "loss")
+    return Measured(f"{gate.upper()} final loss: batch 10 {_mean(batch10)}, batch 1 "
+                    f"{_mean(batch1)}; effect: batch 10 minus batch 1",
+                    verdicts.direction(_paired(batch10, batch1)))
+  return measure
+
+
+def _sigmoid_lowers_iris(records, tier):
+  relu = _final(records, "iris", "relu_default_lr", "val_accuracy")
+  sigmoid = _final(records, "iris", "sigmoid_default_lr", "val_accuracy")
+  return Measured(f"test accuracy, SGD default: relu {_mean(relu)}, sigmoid {_mean(sigmoid)}; "
+                  "effect: relu minus sigmoid", verdicts.direction(_paired(relu, sigmoid)))
+
+
+def _large_lr_swings(records, tier):
+  swing = {variant: {seed: np.mean(np.abs(np.diff(curve[:, 0])))
+                     for seed, curve in _curves(records, "iris", variant, "val_accuracy").items()}
+           for variant in ("relu_lr_0p1", "relu_default_lr")}
+  return Measured(f"relu, mean |epoch-to-epoch change| of test accuracy: lr 0.1 "
+                  f"{_mean(swing['relu_lr_0p1'])}, default 0.01 {_mean(swing['relu_default_lr'])}"
+                  "; effect: 0.1 minus 0.01", verdicts.direction(
+                      _paired(swing["relu_lr_0p1"], swing["relu_default_lr"])))
+
+
+SAMENESS_TOLERANCE = 1e-5  # float32 rounding of one loss computed two ways, over a few epochs
+
+
+def _label_forms_agree(records, tier):
+  sparse = records["mnist_dropout_mlp"]["history"]["sparse"]["metrics"]
+  one_hot = records["mnist_dropout_mlp"]["history"]["one_hot"]["metrics"]
+  # (entries, seeds, points) per metric -> per seed, every |difference|
+  gaps = np.concatenate([np.abs(np.array(sparse[m]) - np.array(one_hot[m])).transpose(1, 0, 2)
+                         .reshape(len(sparse[m][0]), -1) for m in sparse], axis=1)
+  return Measured("largest |sparse - one-hot| over every epoch, learning rate and metric, per "
+                  f"seed; tolerance {SAMENESS_TOLERANCE:g} (one-hot labels with the sparse loss "
+                  "are refused by the loss itself)", verdicts.sameness(gaps, SAMENESS_TOLERANCE))
+
+
+def _dropout_accuracy(records, rate, epoch=None):
+  index = _point(records, "mnist_dropout_mlp", "sparse", "learning_rate", rate)
+  curves = _curves(records, "mnist_dropout_mlp", "sparse", "val_accuracy")
+  return {seed: curve[epoch if epoch is not None else -1, index] for seed, curve in curves.items()}
+
+
+def _mid_rate_faster(records, tier):
+  mid, slow = _dropout_accuracy(records, 1e-3, 0), _dropout_accuracy(records, 1e-4, 0)
+  return Measured(f"test accuracy after epoch 1: lr 1e-3 {_mean(mid)}, 1e-4 {_mean(slow)}; "
+                  "effect: 1e-3 minus 1e-4", verdicts.direction(_paired(mid, slow)))
+
+
+ABOUT_THE_SAME = 0.005  # "about the accuracy": at most half a point of test accuracy below
+
+
+def _mid_rate_reaches_slow(records, tier):
+  mid, slow = _dropout_accuracy(records, 1e-3), _dropout_accuracy(records, 1e-4)
+  return Measured(f"final test accuracy: lr 1e-3 {_mean(mid)}, 1e-4 {_mean(slow)}; effect: 1e-3 "
+                  f"minus 1e-4, claim: not below -{ABOUT_THE_SAME:g}",
+                  verdicts.threshold(_paired(mid, slow), -ABOUT_THE_SAME))
+
+
+def _fast_rate_worse(records, tier):
+  mid, fast = _dropout_accuracy(records, 1e-3), _dropout_accuracy(records, 1e-2)
+  return Measured(f"final test accuracy: lr 1e-3 {_mean(mid)}, 1e-2 {_mean(fast)}; effect: 1e-3 "
+                  "minus 1e-2", verdicts.direction(_paired(mid, fast)))
+
+
+def _cnn_reaches_99(records, tier):
+  accuracy = _final(records, "mnist_cnn", "cnn", "val_accuracy")
+  epochs = _variant(records, "mnist_cnn", "cnn")["num_epochs"]
+  return Measured(f"test accuracy after {epochs} epochs" + (" (the course trains 20)"
+                                                            if epochs < 20 else "")
+                  + "; claim: mean >= 0.99",
+                  verdicts.threshold(np.array(list(accuracy.values())), 0.99))
+
+
+def _cifar_measured(records, tier):
+  accuracy = np.array(list(_final(records, "cifar10_cnn", "cnn", "val_accuracy").values()))
+  finding = verdicts.threshold(accuracy, 0.0)  # an interval of the accuracy; no claim to test
+  return Measured("test accuracy (speed below); the course states no figure to test",
+                  dataclasses.replace(finding, verdict="measured"))
+
+
+RNN_LEARNT = 0.99  # "bit accuracy 1.0" after 5 epochs, allowing one bit in a hundred
+
+
+def _rnn_learns(records, tier):
+  accuracy = _final(records, "rnn_binary_addition", "base", "val_bit_accuracy")
+  return Measured(f"base (SimpleRNN 16 relu, SGD 0.1) test bit accuracy (course 1.0); claim: "
+                  f"mean >= {RNN_LEARNT:g}",
+                  verdicts.threshold(np.array(list(accuracy.values())), RNN_LEARNT))
+
+
+def _rnn_against_base(variant, better: bool):
+  """'improved' is decided by the test loss (MSE), where the course's accuracies tie at 1.0 and
+  its losses show the gain; 'decreased' by the test bit accuracy."""
+  def measure(records, tier):
+    reference = _variant(records, "rnn_binary_addition", variant)["reference"]
+    accuracy = {v: _final(records, "rnn_binary_addition", v, "val_bit_accuracy")
+                for v in ("base", variant)}
+    loss = {v: _final(records, "rnn_binary_addition", v, "val_loss") for v in ("base", variant)}
+    text = (f"test bit accuracy: {variant} {_mean(accuracy[variant])} (course "
+            f"{reference['val_bit_accuracy']:g}), base {_mean(accuracy['base'])}; test loss "
+            f"{_mean(loss[variant])} vs {_mean(loss['base'])}; ")
+    if better:
+      return Measured(text + "effect: base's test loss minus its", verdicts.direction(
+          _paired(loss["base"], loss[variant])))
+    return Measured(text + "effect: its bit accuracy minus base's", verdicts.direction(
+        _paired(accuracy[variant], accuracy["base"]), sign=-1))
+  return measure
+
+
+STALLED = 0.02  # "learning did not proceed": less than 2 points of bit accuracy gained
+
+
+def _input_dropout_stalls(records, tier):
+  curves = _curves(records, "rnn_binary_addition", "input_dropout", "val_bit_accuracy")
+  gain = np.array([curve[-1, 0] - curve[0, 0] for curve in curves.values()])
+  return Measured(f"test bit accuracy gained from epoch 1 to the last; claim: < {STALLED:g}",
+                  verdicts.threshold(gain, STALLED, above=False))
+
+
+def _unroll_faster(records, tier):
+  seconds = {v: _variant(records, "rnn_binary_addition", v)["seconds"]["train"] /
+             _variant(records, "rnn_binary_addition", v)["num_epochs"] for v in ("base", "unroll")}
+  finding = verdicts.direction(np.array([seconds["base"] - seconds["unroll"]]))
+  return Measured(f"s/epoch, all seeds at once: base {seconds['base']:.3g}, unroll "
+                  f"{seconds['unroll']:.3g}; one timing each (a speed claim is decided by "
+                  "`experiments.benchmark --suite=rnn`)",
+                  dataclasses.replace(finding, verdict=finding.verdict.replace("seed", "timing")))
+
+
+def _value_iteration_plans(records, tier):
+  optimal = _final(records, "q_learning", "slippery_decaying", "optimal_value")
+  value = float(next(iter(optimal.values())))
+  return Measured(f"value iteration on FrozenLake's model: V*(start) = {value:.3f}, the same on "
+                  "every seed (no randomness); its greedy policy's exact value equals V* "
+                  "(tests/test_rl.py)", verdicts.Finding(value, math.nan, math.nan, len(optimal),
+                                                         len(optimal), verdicts.HOLDS))
+
+
+OPTIMAL = 0.99  # the greedy policy's value within 1% of V*
+
+
+def _q_learning_finds_optimum(records, tier):
+  greedy = _finals(records, "q_learning", "slippery_decaying", "greedy_value")
+  optimal = _finals(records, "q_learning", "slippery_decaying", "optimal_value")
+  ratio = np.array([greedy[s] / optimal[s] for s in sorted(greedy)])  # (seeds, final epsilons)
+  best = int(np.nanargmax(np.nanmean(ratio, 0)))
+  epsilon = _points(records, "q_learning", "slippery_decaying", "epsilon")[best]
+  return Measured(f"epsilon decaying from 1.0 to {epsilon:g} (the best final epsilon swept): "
+                  f"the greedy policy's value / V*; claim: mean >= {OPTIMAL:g}",
+                  verdicts.threshold(ratio[:, best], OPTIMAL))
+
+
+def _extreme_epsilon_fails(extreme):
+  def measure(records, tier):
+    returns = {eps: {seed: values[_point(records, "q_learning", "slippery_constant", "epsilon",
+                                         eps)]
+                     for seed, values in _finals(records, "q_learning", "slippery_constant",
+                                                 "episode_return").items()}
+               for eps in (extreme, 0.1)}
+    return Measured(f"mean episode return while learning, constant epsilon: {extreme:g} "
+                    f"{_mean(returns[extreme])}, 0.1 {_mean(returns[0.1])}; effect: 0.1 minus "
+                    f"{extreme:g}", verdicts.direction(_paired(returns[0.1], returns[extreme])))
+  return measure
+
+
+def _agent_learns(part, variant, what):
+  def measure(records, tier):
+    curves = _curves(records, part, variant, "episode_return")
+    start = {seed: curve[0, 0] for seed, curve in curves.items()}
+    end = {seed: np.mean(curve[-10:, 0]) for seed, curve in curves.items()}
+    return Measured(f"{what}: episode return at the first log entry {_mean(start)}, over the "
+                    f"last 10 {_mean(end)}; effect: the rise",
+                    verdicts.direction(_paired(end, start)))
+  return measure
+
+
+_LINEAR, _CUBIC = "linear_regression", "cubic_regression"
+_RNN = "rnn_binary_addition/summary.md"
+CONCLUSIONS = (
+    Conclusion("Linear regression d = 3x + 2: more noise, a larger error of the fit.", (_LINEAR,),
+               f"{_LINEAR}/val_loss_vs_noise.png", _noise_raises_error(_LINEAR, "slope_3")),
+    Conclusion("Linear regression d = -6x + 3: more noise, a larger error of the fit.",
+               (_LINEAR,), f"{_LINEAR}/val_loss_vs_noise.png",
+               _noise_raises_error(_LINEAR, "slope_minus_6")),
+    Conclusion("Cubic regression d = -0.4x^3 + 1.6x^2 - 2.8x + 1: more noise, a larger error.",
+               (_CUBIC,), f"{_CUBIC}/val_loss_vs_noise.png", _noise_raises_error(_CUBIC, "cubic_a")),
+    Conclusion("Cubic regression d = 2.1x^3 - 1.2x^2 - 4.8x + 2: more noise, a larger error.",
+               (_CUBIC,), f"{_CUBIC}/val_loss_vs_noise.png", _noise_raises_error(_CUBIC, "cubic_b")),
+    Conclusion("MNIST 3-layer MLP: a larger hidden layer (64, 128, 256, 512) gives a higher "
+               "accuracy.", ("mnist_mlp3",), "mnist_mlp3/summary.md", _wider_is_better),
+    Conclusion("MNIST 3-layer MLP, optimizers compared: Adam ahead of plain SGD (lr 0.1).",
+               ("mnist_mlp3",), "mnist_mlp3/summary.md", _adam_beats("sgd")),
+    Conclusion("MNIST 3-layer MLP, optimizers compared: Adam ahead of SGD with momentum.",
+               ("mnist_mlp3",), "mnist_mlp3/summary.md", _adam_beats("momentum")),
+    Conclusion("MNIST 3-layer MLP, optimizers compared: Adam ahead of RMSprop.",
+               ("mnist_mlp3",), "mnist_mlp3/summary.md", _adam_beats("rmsprop")),
+    Conclusion("MNIST 1-layer softmax regression is the baseline the deeper networks beat.",
+               ("mnist_softmax", "mnist_mlp3"), "mnist_softmax/summary.md",
+               _softmax_is_the_baseline),
+    Conclusion("Perceptron: another seed (np.random.seed 0 vs 1) gives another result.",
+               ("perceptron",), "perceptron/or_batch1_curves.png", _seed_changes_result),
+    Conclusion("Perceptron: 100 epochs give a lower loss than 30.", ("perceptron",),
+               "perceptron/or_batch1_curves.png", _more_epochs_lower_loss(30, 100)),
+    Conclusion("Perceptron: 300 epochs give a lower loss than 100.", ("perceptron",),
+               "perceptron/or_batch1_curves.png", _more_epochs_lower_loss(100, 300)),
+    Conclusion("Perceptron: OR is learnt.", ("perceptron",), "perceptron/summary.md",
+               _gate_learnt("or", True)),
+    Conclusion("Perceptron: AND is learnt.", ("perceptron",), "perceptron/summary.md",
+               _gate_learnt("and", True)),
+    Conclusion("Perceptron: XOR cannot be learnt (not linearly separable).", ("perceptron",),
+               "perceptron/summary.md", _gate_learnt("xor", False)),
+    *(Conclusion(f"Perceptron: batch size 10 instead of 1 gives a higher loss after the same "
+                 f"epochs ({gate.upper()}).", ("perceptron",), f"perceptron/{gate}_batch10_curves.png",
+                 _bigger_batch_higher_loss(gate)) for gate in ("or", "and", "xor")),
+    Conclusion("Iris: a sigmoid hidden layer lowers the accuracy (against relu).", ("iris",),
+               "iris/sigmoid_default_lr_curves.png", _sigmoid_lowers_iris),
+    Conclusion("Iris: SGD with lr 0.1 makes the accuracy vary more from epoch to epoch.",
+               ("iris",), "iris/relu_lr_0p1_curves.png", _large_lr_swings),
+    Conclusion("MNIST dropout MLP: one-hot labels with categorical cross-entropy and integer "
+               "labels with sparse cross-entropy give the same result (a mismatched pair is an "
+               "error).", ("mnist_dropout_mlp",), "mnist_dropout_mlp/summary.md",
+               _label_forms_agree),
+    Conclusion("MNIST dropout MLP: Adam lr 1e-3 learns faster than 1e-4.", ("mnist_dropout_mlp",),
+               "mnist_dropout_mlp/sparse_curves.png", _mid_rate_faster),
+    Conclusion("MNIST dropout MLP: Adam lr 1e-3 reaches about the accuracy of 1e-4.",
+               ("mnist_dropout_mlp",), "mnist_dropout_mlp/val_accuracy_vs_learning_rate.png",
+               _mid_rate_reaches_slow),
+    Conclusion("MNIST dropout MLP: Adam lr 1e-2 is worse than 1e-3.", ("mnist_dropout_mlp",),
+               "mnist_dropout_mlp/val_accuracy_vs_learning_rate.png", _fast_rate_worse),
+    Conclusion("MNIST CNN reaches 99% test accuracy or more.", ("mnist_cnn",),
+               "mnist_cnn/cnn_curves.png", _cnn_reaches_99),
+    Conclusion("CIFAR-10 CNN: its speed, and its accuracy where the data exists.",
+               ("cifar10_cnn",), "cifar10_cnn/cnn_curves.png", _cifar_measured),
+    Conclusion("RNN binary addition: the base SimpleRNN learns it in 5 epochs (course: bit "
+               "accuracy 1.0).", ("rnn_binary_addition",), _RNN, _rnn_learns),
+    Conclusion("RNN: 128 units improve on 16.", ("rnn_binary_addition",), _RNN,
+               _rnn_against_base("units_128", better=True)),
+    Conclusion("RNN: a sigmoid activation decreases the accuracy (course 0.745).",
+               ("rnn_binary_addition",), _RNN, _rnn_against_base("sigmoid", better=False)),
+    Conclusion("RNN: tanh improves on relu.", ("rnn_binary_addition",), _RNN,
+               _rnn_against_base("tanh", better=True)),
+    Conclusion("RNN: Adam improves on SGD 0.1.", ("rnn_binary_addition",), _RNN,
+               _rnn_against_base("adam", better=True)),
+    Conclusion("RNN: with input dropout 0.5 learning does not proceed (course 0.862).",
+               ("rnn_binary_addition",), "rnn_binary_addition/input_dropout_curves.png",
+               _input_dropout_stalls),
+    Conclusion("RNN: recurrent dropout 0.3 decreases the accuracy (course 0.902).",
+               ("rnn_binary_addition",), _RNN, _rnn_against_base("recurrent_dropout", better=False)),
+    Conclusion("RNN: unroll slightly reduces the accuracy.", ("rnn_binary_addition",), _RNN,
+               _rnn_against_base("unroll", better=False)),
+    Conclusion("RNN: unroll makes an epoch faster (course: 20 s against 28-32 s per epoch).",
+               ("rnn_binary_addition",), _RNN, _unroll_faster),
+    Conclusion("RL: with perfect knowledge of the environment the optimal behaviour can be "
+               "planned (value iteration).", ("q_learning",),
+               "q_learning/slippery_decaying_values.png", _value_iteration_plans),
+    Conclusion("Q-learning updates Q(s, a) at every action and finds the optimal policy.",
+               ("q_learning",), "q_learning/reaches_optimal_vs_epsilon.png",
+               _q_learning_finds_optimum),
+    Conclusion("Exploration vs exploitation: always greedy (epsilon 0) fails.", ("q_learning",),
+               "q_learning/slippery_constant_curves.png", _extreme_epsilon_fails(0.0)),
+    Conclusion("Exploration vs exploitation: always random (epsilon 1) fails.", ("q_learning",),
+               "q_learning/slippery_constant_curves.png", _extreme_epsilon_fails(1.0)),
+    Conclusion("Function approximation: a Q-network learns the action values (CartPole-v1).",
+               ("q_approx",), "q_approx/target_network_curves.png",
+               _agent_learns("q_approx", "target_network", "Q-network with a target network")),
+    Conclusion("Function approximation: a policy network learns the policy (CartPole-v1).",
+               ("reinforce",), "reinforce/baseline_curves.png",
+               _agent_learns("reinforce", "baseline", "REINFORCE with a baseline, Adam")),
+    Conclusion("Policy gradient theta <- theta + eps * grad J(theta) learns with the plain SGD "
+               "step as written.", ("reinforce",), "reinforce/sgd_curves.png",
+               _agent_learns("reinforce", "sgd", "REINFORCE, plain SGD")),
+)
 
 
 def claims(records: dict, tier: str) -> list[Claim]:
-  """Every claim of the course, in its order, measured on `records`."""
-  out = []
-
-  def claim(statement, part_needed=(), figure=""):
-    out.append(Claim(len(out) + 1, statement, figure=figure))
-    missing = [part for part in part_needed if part not in records]
-    if missing:
-      out[-1].measurement = (f"not run: no records of {', '.join(missing)} in this workdir "
-                             "(not selected, or skipped: see below)")
-      out[-1].verdict = "not measured"
-    return out[-1], not missing
-
-  for part, statement in (
-      ("linear_regression", "Linear regression (d = 3x + 2, d = -6x + 3): more noise, a larger "
-                            "error of the fit."),
-      ("cubic_regression", "Cubic regression (both cubics): more noise, a larger error of the fit.")):
-    c, ok = claim(statement, [part], f"{part}/val_loss_vs_noise.png")
-    if ok:
-      _noise_claim(c, records, part)
-
-  c, ok = claim("MNIST 3-layer MLP: a larger hidden layer gives a higher accuracy; optimizers "
-                "compared.", ["mnist_mlp3"], "mnist_mlp3/summary.md")
-  if ok:
-    widths = [v for v in ("hidden64", "hidden128", "hidden256", "hidden512")
-              if v in records["mnist_mlp3"]["summary"]["variants"]]
-    accuracy = np.stack([_finals(records["mnist_mlp3"], v, "val_accuracy")[:, 0] for v in widths], 1)
-    holding = int(np.sum(_increasing(accuracy)))
-    optimizers = {v: np.nanmean(_finals(records["mnist_mlp3"], v, "val_accuracy"))
-                  for v in ("hidden256", "sgd", "momentum", "rmsprop")
-                  if v in records["mnist_mlp3"]["summary"]["variants"]}
-    c.measurement = ("test accuracy " + ", ".join(f"{w}: {_ms(accuracy[:, i])}" for i, w in
-                                                  enumerate(widths))
-                     + f"; rising with width in {holding} of {len(accuracy)} seeds; optimizers "
-                     "(256-256): " + ", ".join(f"{k.replace('hidden256', 'adam')} {v:.4f}"
-                                               for k, v in optimizers.items()))
-    c.verdict = verdict(holding, len(accuracy))
-
-  c, ok = claim("MNIST 1-layer softmax regression is the baseline the deeper networks beat.",
-                ["mnist_softmax", "mnist_mlp3"], "mnist_softmax/summary.md")
-  if ok:
-    softmax = _finals(records["mnist_softmax"], "softmax", "val_accuracy")[:, 0]
-    mlp = np.nanmean(_finals(records["mnist_mlp3"], "hidden64", "val_accuracy"))
-    holding = int(np.sum(softmax < mlp))
-    c.measurement = (f"softmax test accuracy {_ms(softmax)}; the smallest MLP (64-64) "
-                     f"{mlp:.4f}; below it in {holding} of {len(softmax)} seeds")
-    c.verdict = verdict(holding, len(softmax))
-
-  perceptron = records.get("perceptron")
-  c, ok = claim("Perceptron: another seed (np.random.seed 0 vs 1) gives another result.",
-                ["perceptron"], "perceptron/or_batch1_curves.png")
-  if ok:
-    losses = _finals(perceptron, "or_batch1", "loss")[:, 0]
-    c.measurement = f"OR, batch 1, final loss of seed 0 {losses[0]:.4g}, seed 1 {losses[1]:.4g}"
-    c.verdict = verdict(int(losses[0] != losses[1]), 1)
-
-  c, ok = claim("Perceptron: more epochs (30, 100, 300) lower the loss.", ["perceptron"],
-                "perceptron/or_batch1_curves.png")
-  if ok:
-    curve = _curve(perceptron, "or_batch1", "loss")[:, :, 0]  # (epochs, seeds)
-    marks = [e for e in (30, 100, 300) if e <= curve.shape[0]]
-    if len(marks) < 2:
-      c.measurement = f"the {tier} tier trains {curve.shape[0]} epochs: too few to compare"
-      c.verdict = "not measured"
-    else:
-      at = curve[np.array(marks) - 1].T  # (seeds, marks)
-      holding = int(np.sum(np.all(np.diff(at, axis=1) < 0, axis=1)))
-      c.measurement = "OR, batch 1, loss at epoch " + ", ".join(
-          f"{e}: {_ms(at[:, i])}" for i, e in enumerate(marks)) + \
-          f"; falling in {holding} of {len(at)} seeds"
-      c.verdict = verdict(holding, len(at))
-
-  c, ok = claim("Perceptron: OR and AND are learnt; XOR cannot be (not linearly separable).",
-                ["perceptron"], "perceptron/summary.md")
-  if ok:
-    learnt = {gate: _finals(perceptron, f"{gate}_batch1", "val_accuracy")[:, 0]
-              for gate in ("or", "and", "xor")}
-    holding = (learnt["or"] == 1) & (learnt["and"] == 1) & (learnt["xor"] < 1)
-    c.measurement = (", ".join(f"{gate.upper()} accuracy {_ms(v)}" for gate, v in learnt.items())
-                     + f"; OR and AND right on all 4 points and XOR not, in {int(holding.sum())} "
-                     f"of {len(holding)} seeds")
-    c.verdict = verdict(int(holding.sum()), len(holding))
-
-  c, ok = claim("Perceptron: batch size 10 instead of 1 gives a higher loss after the same "
-                "epochs.", ["perceptron"], "perceptron/summary.md")
-  if ok:
-    pairs = [_compare(records, "perceptron", f"{gate}_batch10", f"{gate}_batch1", "loss")
-             for gate in ("or", "and", "xor")]
-    c.measurement = "; ".join(text for _, _, text in pairs) + " (per gate and seed)"
-    c.verdict = verdict(sum(h for h, _, _ in pairs), sum(n for _, n, _ in pairs), "runs")
-
-  c, ok = claim("Iris: a sigmoid hidden layer lowers the accuracy (against relu).", ["iris"],
-                "iris/summary.md")
-  if ok:
-    holding, n, text = _compare(records, "iris", "relu_default_lr", "sigmoid_default_lr",
-                                "val_accuracy")
-    c.measurement, c.verdict = text + f"; relu higher in {holding} of {n} seeds", verdict(holding, n)
-
-  c, ok = claim("Iris: SGD with lr 0.1 makes the accuracy vary more from epoch to epoch.",
-                ["iris"], "iris/relu_lr_0p1_curves.png")
-  if ok:
-    swing = {v: np.mean(np.abs(np.diff(_curve(records["iris"], v, "val_accuracy")[:, :, 0], axis=0)),
-                        axis=0) for v in ("relu_default_lr", "relu_lr_0p1")}
-    holding = int(np.sum(swing["relu_lr_0p1"] > swing["relu_default_lr"]))
-    c.measurement = (f"mean |epoch-to-epoch change| of test accuracy, relu: lr 0.1 "
-                     f"{_ms(swing['relu_lr_0p1'])}, default 0.01 {_ms(swing['relu_default_lr'])}; "
-                     f"larger at 0.1 in {holding} of {len(swing['relu_lr_0p1'])} seeds")
-    c.verdict = verdict(holding, len(swing["relu_lr_0p1"]))
-
-  dropout = records.get("mnist_dropout_mlp")
-  c, ok = claim("MNIST dropout MLP: one-hot labels with categorical cross-entropy and integer "
-                "labels with sparse cross-entropy give the same result (a mismatched pair is an "
-                "error).", ["mnist_dropout_mlp"], "mnist_dropout_mlp/summary.md")
-  if ok:
-    gaps = [np.nanmax(np.abs(_curve(dropout, "sparse", m) - _curve(dropout, "one_hot", m)))
-            for m in dropout["history"]["sparse"]["metrics"]]
-    c.measurement = (f"largest difference over every epoch, seed, lr and metric: {max(gaps):.2g}; "
-                     "one-hot labels with a sparse loss are refused by the loss itself")
-    c.verdict = "holds" if max(gaps) <= 1e-5 else "does not hold"
-
-  c, ok = claim("MNIST dropout MLP: Adam lr 1e-3 reaches about the accuracy of 1e-4, faster; "
-                "1e-2 is worse.", ["mnist_dropout_mlp"],
-                "mnist_dropout_mlp/val_accuracy_vs_learning_rate.png")
-  if ok:
-    rates = [p["hparams"]["learning_rate"] for p in dropout["summary"]["variants"]["sparse"]["points"]]
-    curves = _curve(dropout, "sparse", "val_accuracy")  # (epochs, seeds, rates)
-    if not {1e-4, 1e-3, 1e-2} <= {round(r, 6) for r in rates}:
-      c.measurement, c.verdict = f"the {tier} tier sweeps lr {rates} only", "not measured"
-    else:
-      slow, mid, fast = (rates.index(min(rates, key=lambda r: abs(r - x))) for x in (1e-4, 1e-3, 1e-2))
-      first = curves[0]
-      holding = int(np.sum((first[:, mid] > first[:, slow]) & (curves[-1][:, fast] < curves[-1][:, mid])))
-      c.measurement = (f"test accuracy after epoch 1: 1e-4 {_ms(first[:, slow])}, 1e-3 "
-                       f"{_ms(first[:, mid])}; final: 1e-4 {_ms(curves[-1][:, slow])}, 1e-3 "
-                       f"{_ms(curves[-1][:, mid])}, 1e-2 {_ms(curves[-1][:, fast])}; 1e-3 ahead "
-                       f"early and 1e-2 behind at the end in {holding} of {first.shape[0]} seeds")
-      c.verdict = verdict(holding, first.shape[0])
-
-  c, ok = claim("MNIST CNN reaches 99% test accuracy or more.", ["mnist_cnn"],
-                "mnist_cnn/cnn_curves.png")
-  if ok:
-    accuracy = _finals(records["mnist_cnn"], "cnn", "val_accuracy")[:, 0]
-    epochs = records["mnist_cnn"]["summary"]["variants"]["cnn"]["num_epochs"]
-    holding = int(np.sum(accuracy >= 0.99))
-    c.measurement = (f"test accuracy after {epochs} epochs {_ms(accuracy)}; >= 0.99 in {holding} "
-                     f"of {len(accuracy)} seeds" + (" (the course trains 20 epochs)"
-                                                    if epochs < 20 else ""))
-    c.verdict = verdict(holding, len(accuracy))
-
-  c, ok = claim("CIFAR-10 CNN: its speed, and its accuracy where the data exists.",
-                ["cifar10_cnn"], "cifar10_cnn/cnn_curves.png")
-  if ok:
-    accuracy = _finals(records["cifar10_cnn"], "cnn", "val_accuracy")[:, 0]
-    c.measurement, c.verdict = f"test accuracy {_ms(accuracy)} (speed below)", "measured"
-
-  rnn = records.get("rnn_binary_addition")
-  c, ok = claim("RNN binary addition, test bit accuracy after 5 epochs: base 1.0, 128 units 1.0, "
-                "sigmoid 0.745, tanh 1.0, Adam 1.0, input dropout 0.5 0.862, recurrent dropout "
-                "0.3 0.902, unroll 1.0.", ["rnn_binary_addition"], "rnn_binary_addition/summary.md")
-  if ok:
-    rows, holding = [], 0
-    variants = rnn["summary"]["variants"]
-    for name, record in variants.items():
-      ours = _finals(rnn, name, "val_bit_accuracy")[:, 0]
-      course = record["reference"].get("val_bit_accuracy")
-      close = abs(np.nanmean(ours) - course) <= 0.05
-      holding += int(close)
-      rows.append(f"{name} {_ms(ours)} (course {course:g})")
-    c.measurement = "; ".join(rows) + f"; within 0.05 of the course in {holding} of {len(variants)}"
-    c.verdict = ("holds" if holding == len(variants) else
-                 f"holds for {holding} of {len(variants)} variants" if holding else "does not hold")
-
-  c, ok = claim("RNN: unroll makes an epoch faster (course: 20 s against 28-32 s per epoch).",
-                ["rnn_binary_addition"], "rnn_binary_addition/summary.md")
-  if ok and {"base", "unroll"} <= set(rnn["summary"]["variants"]):
-    seconds = {v: rnn["summary"]["variants"][v]["seconds"]["train"] /
-               rnn["summary"]["variants"][v]["num_epochs"] for v in ("base", "unroll")}
-    c.measurement = (f"s/epoch for all seeds: base {seconds['base']:.3g}, unroll "
-                     f"{seconds['unroll']:.3g} (one timing each)")
-    c.verdict = "holds" if seconds["unroll"] < seconds["base"] else "does not hold"
-
-  q = records.get("q_learning")
-  c, ok = claim("RL: with perfect knowledge of the environment the optimal behaviour can be "
-                "planned (value iteration).", ["q_learning"], "q_learning/slippery_decaying_values.png")
-  if ok:
-    optimal = _finals(q, "slippery_decaying", "optimal_value")[0, 0]
-    c.measurement = (f"value iteration on FrozenLake's model: V*(start) = {optimal:.3f}; its "
-                     "greedy policy's exact value equals V* (tested)")
-    c.verdict = "holds"
-
-  c, ok = claim("Q-learning updates Q(s, a) at every action and finds the optimal policy.",
-                ["q_learning"], "q_learning/reaches_optimal_vs_epsilon.png")
-  if ok:
-    reached = _finals(q, "slippery_decaying", "reaches_optimal")  # (seeds, epsilons)
-    eps = [p["hparams"]["epsilon"] for p in q["summary"]["variants"]["slippery_decaying"]["points"]]
-    best = int(np.nanargmax(np.nanmean(reached, 0)))
-    holding = int(np.nansum(reached[:, best]))
-    c.measurement = (f"epsilon decaying from 1.0 to {eps[best]:g}: the greedy policy is within 1% "
-                     f"of V* in {holding} of {reached.shape[0]} seeds")
-    c.verdict = verdict(holding, reached.shape[0])
-
-  c, ok = claim("Exploration vs exploitation: always greedy (epsilon 0) and always random "
-                "(epsilon 1) both fail.", ["q_learning"], "q_learning/slippery_constant_curves.png")
-  if ok:
-    points = q["summary"]["variants"]["slippery_constant"]["points"]
-    eps = [round(p["hparams"]["epsilon"], 6) for p in points]  # swept values are float32
-    if not {0.0, 0.1, 1.0} <= set(eps):
-      c.measurement, c.verdict = f"the {tier} tier sweeps epsilon {eps} only", "not measured"
-    else:
-      # What the agent earns while it acts; the greedy policy of a random walker can still be
-      # optimal (Q-learning is off-policy), which the measurement says too.
-      returns = _finals(q, "slippery_constant", "episode_return")
-      reached = _finals(q, "slippery_constant", "reaches_optimal")
-      greedy, middle, random = (returns[:, eps.index(e)] for e in (0.0, 0.1, 1.0))
-      fail = (greedy < middle / 2) & (random < middle / 2)
-      c.measurement = (f"mean episode return while learning, constant epsilon: 0 {_ms(greedy)}, "
-                       f"0.1 {_ms(middle)}, 1 {_ms(random)}; both extremes under half of "
-                       f"epsilon 0.1's in {int(fail.sum())} of {len(fail)} seeds (the greedy "
-                       f"policy learnt off-policy is optimal in "
-                       f"{int(np.nansum(reached[:, eps.index(0.0)]))} seeds at epsilon 0, "
-                       f"{int(np.nansum(reached[:, eps.index(1.0)]))} at 1)")
-      c.verdict = verdict(int(fail.sum()), len(fail))
-
-  c, ok = claim("Function approximation learns: a Q-network for the action values, a policy "
-                "network for the policy (CartPole-v1).", ["q_approx", "reinforce"],
-                "q_approx/target_network_curves.png")
-  if ok:
-    q_start, q_net = _start_and_end(records["q_approx"], "target_network")
-    start, policy = _start_and_end(records["reinforce"], "baseline")
-    holding = int(np.sum((policy > 2 * start) & (q_net > 2 * q_start)))
-    c.measurement = (f"episode return, first log entry -> mean of the last 10: Q-network (target "
-                     f"network) {_ms(q_start)} -> {_ms(q_net)}; policy network (REINFORCE, "
-                     f"Adam) {_ms(start)} -> {_ms(policy)}; both at least doubled in {holding} "
-                     f"of {len(policy)} seeds")
-    c.verdict = verdict(holding, len(policy))
-
-  c, ok = claim("Policy gradient theta <- theta + eps * grad J(theta) learns, with the plain "
-                "SGD step as written (Adam as a variant).", ["reinforce"],
-                "reinforce/sgd_curves.png")
-  if ok and "sgd" in records["reinforce"]["summary"]["variants"]:
-    start, sgd = _start_and_end(records["reinforce"], "sgd")
-    _, adam = _start_and_end(records["reinforce"], "baseline")
-    holding = int(np.sum(sgd > 2 * start))
-    c.measurement = (f"episode return, first update -> mean of the last 10: plain SGD "
-                     f"{_ms(start)} -> {_ms(sgd)} (Adam: -> {_ms(adam)}); at least doubled in "
-                     f"{holding} of {len(sgd)} seeds")
-    c.verdict = verdict(holding, len(sgd))
-  return out
+  """Every conclusion of the course, in its order, measured on `records`."""
+  rows = []
+  for number, conclusion in enumerate(CONCLUSIONS, 1):
+    missing = [part for part in conclusion.parts if part not in records]
+    try:
+      if missing:
+        raise NotMeasured(f"not run: no records of {', '.join(missing)} in this workdir (not "
+                          "selected, or skipped: see below)")
+      measured = conclusion.measure(records, tier)
+      effect, agreeing = measured.finding.cells()
+      rows.append(Claim(number, conclusion.statement, measured.text, effect, agreeing,
+                        measured.finding.verdict, conclusion.figure))
+    except NotMeasured as why:
+      rows.append(Claim(number, conclusion.statement, str(why), "-", "-", verdicts.NOT_MEASURED,
+                        conclusion.figure))
+  return rows
 
 
 def perceptron_table(records: dict) -> list[str]:
@@ -415,14 +567,24 @@ def speed_rows(records: dict) -> list[str]:
 
 def report(records: dict, tier: str, header: list[str], skipped: dict[str, str]) -> str:
   """REPORT.md: header, the claims table, skipped parts, the speed table."""
-  lines = ["# The course, reproduced", "", *header, ""]
-  lines += ["| # | the course says | we measured | verdict | figure |", "|---|---|---|---|---|"]
+  rows = claims(records, tier)
+  tally = {kind: 0 for kind in ("hold", "do not hold", "inconclusive", "measured only",
+                                 "not measured")}
+  for row in rows:
+    kind = {verdicts.HOLDS: "hold", verdicts.DOES_NOT_HOLD: "do not hold",
+            "measured": "measured only"}.get(row.verdict, row.verdict)
+    tally["inconclusive" if kind.startswith("inconclusive") else kind] += 1
+  lines = ["# The course, reproduced", "", *header, "", verdicts.RULES, "",
+           f"{len(rows)} conclusions: " + ", ".join(f"{count} {kind}" for kind, count in
+                                                     tally.items() if count) + ".", ""]
+  lines += ["| # | the course says | we measured | effect [95% interval] | seeds in direction "
+            "| verdict | figure |", "|---|---|---|---|---|---|---|"]
   cell = lambda text: text.replace("|", "\\|")  # a table cell may not hold a bare pipe
-  for c in claims(records, tier):
-    measured = c.figure and c.verdict != "not measured"  # else no figure was drawn
+  for c in rows:
+    measured = c.figure and c.verdict != verdicts.NOT_MEASURED  # else no figure was drawn
     figure = f"[{pathlib.PurePath(c.figure).name}]({c.figure})" if measured else "-"
-    lines.append(f"| {c.number} | {cell(c.statement)} | {cell(c.measurement)} | **{c.verdict}** "
-                 f"| {figure} |")
+    lines.append(f"| {c.number} | {cell(c.statement)} | {cell(c.measurement)} | {c.effect} | "
+                 f"{c.agreeing} | **{c.verdict}** | {figure} |")
   if skipped:
     lines += ["", "Skipped:", *(f"- {part}: {why}" for part, why in skipped.items())]
   lines += perceptron_table(records)
@@ -430,9 +592,8 @@ def report(records: dict, tier: str, header: list[str], skipped: dict[str, str])
             "Training seconds per epoch (agents: per log entry) on this machine, all runs of a "
             "variant together (seeds x points) and per run; test pass included. The Keras column "
             "is a reference, not a same-sitting comparison: our own run of the course's code "
-            "(Keras 3.15.1 / TensorFlow 2.21, float32, one seed, training only) on this project's "
-            "machine kind in an earlier session (cpu2, an AMX Xeon; BUILD_NOTES.md), not the "
-            "course's figure. Speed claims come from interleaved runs in one sitting "
+            "(Keras 3.15.1 / TensorFlow 2.21, float32, one seed, training only) on "
+            f"{KERAS_MACHINE} (BUILD_NOTES.md), not the course's figure. Speed claims come from interleaved runs in one sitting "
             "(`python -m experiments.benchmark --suite=classification`).",
             "", "| variant | runs | epochs | s/epoch, all runs | s/epoch per run | conv | Keras "
             "s/epoch (1 run) |", "|---|---|---|---|---|---|---|", *speed_rows(records), ""]

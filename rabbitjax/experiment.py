@@ -210,7 +210,7 @@ def _write_records(directory: pathlib.Path, config, summary: dict, history: dict
   keep = report.first_non_finite(result.run.history) == 0
   names.append(f"{result.name}_curves.png")
   plots.plot_learning_curves(result.run.history, result.sweep, result.label, directory / names[-1],
-                             result.log_unit, keep)
+                             result.log_unit, keep, trainer.centre)
   if trainer.plot is not None:
     names += [pathlib.Path(path).name for path in trainer.plot(result, directory)]
   return names + _plot_against_swept_value(directory, summary, result)

@@ -25,10 +25,13 @@ def _save(fig, path) -> None:
   plt.close(fig)
 
 
-def _symlog(ax) -> None:
+def _symlog(ax, nonnegative: bool = True) -> None:
   """A symlog y axis labelled in plain numbers: matplotlib's default 10^k labels go through
-  mathtext, which took a third of a small figure's drawing time."""
+  mathtext, which took a third of a small figure's drawing time. Nonnegative values (losses,
+  errors) keep the axis from 0 up: below it there is nothing to show."""
   ax.set_yscale("symlog", linthresh=1e-4)
+  if nonnegative:
+    ax.set_ylim(bottom=0)
   ax.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
 
   def minor_label(value, _):  # 2 and 5 x 10^k, where the axis spans under two decades
@@ -42,20 +45,38 @@ def _symlog(ax) -> None:
   ax.yaxis.set_minor_formatter(matplotlib.ticker.FuncFormatter(minor_label))
 
 
-def _band(ax, x, values, label, color, linestyle="-", keep=None, floor=None):
-  """Mean over the leading (seed) axis as a line, +- one std as a band (the kept runs only),
-  the band cut at `floor` (a loss's 0) where given."""
-  mean, std, _ = stats.over_seeds(values, keep)
-  ax.plot(x, mean, linestyle, color=color, label=label)
-  ax.fill_between(x, np.maximum(mean - std, -np.inf if floor is None else floor), mean + std,
-                  color=color, alpha=0.2, linewidth=0)
+def plural(count: int, noun: str) -> str:
+  """'1 seed', '8 seeds'."""
+  return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
+CENTRES = {"mean": ("mean", np.mean), "iqm": ("interquartile mean", stats.interquartile_mean)}
+
+
+def _band(ax, x, values, label, color, linestyle="-", centre="mean", seed_lines=False):
+  """The centre over the leading (seed) axis as a line, its 95% bootstrap interval as a band
+  (a bootstrap of the mean stays within the values' range: no negative counts, no accuracy over
+  1); with `seed_lines`, each seed faintly as well."""
+  values = np.asarray(values, np.float64)
+  values = values[~np.any(np.isnan(values), axis=1)]  # diverged runs are left out whole
+  if not len(values):
+    return
+  middle, low, high = stats.interval(values, CENTRES[centre][1], axis=0)
+  ax.plot(x, middle, linestyle, color=color, label=label)
+  if len(values) > 1:
+    ax.fill_between(x, low, high, color=color, alpha=0.2, linewidth=0)
+  if seed_lines:
+    for run in values:
+      ax.plot(x, run, linestyle, color=color, alpha=0.25, linewidth=0.6)
 
 
 def plot_learning_curves(history: dict, sweep, title: str, path, x_label: str = "epoch",
-                         keep=None) -> None:
+                         keep=None, centre: str = "mean") -> None:
   """One panel per metric (train solid, validation dashed), one colour per sweep point.
 
   keep: (seeds, points) bool, the runs drawn (diverged ones left out); default all.
+  centre: "mean", or "iqm" (the interquartile mean, for agents' returns), each with its 95%
+    bootstrap band; with one sweep point every seed is drawn faintly too.
   """
   metrics = [name for name in history if not name.startswith("val_")]
   fig, axes = plt.subplots(1, len(metrics), figsize=(5.5 * len(metrics), 4), squeeze=False)
@@ -63,42 +84,71 @@ def plot_learning_curves(history: dict, sweep, title: str, path, x_label: str = 
   colors = plt.cm.viridis(np.linspace(0, 0.9, sweep.num_points))
   for ax, metric in zip(axes[0], metrics):
     epochs = np.arange(1, history[metric].shape[0] + 1)
-    log_loss = metric == "loss" and np.all(np.nan_to_num(history[metric], nan=0.0) >= 0)
-    floor = 0.0 if log_loss else None
+    log_loss = (metric == "loss" and np.all(np.nan_to_num(history[metric], nan=0.0) >= 0)
+                and _spans_decades(history[metric], 2))
     for point, color in enumerate(colors):
       label = point_label(sweep, point)
-      kept = None if keep is None else keep[:, point]
-      _band(ax, epochs, history[metric][:, :, point].T, f"{label} train", color, keep=kept,
-            floor=floor)
-      if f"val_{metric}" in history:
-        _band(ax, epochs, history[f"val_{metric}"][:, :, point].T, f"{label} val", color, "--",
-              keep=kept, floor=floor)
+      kept = np.ones(len(sweep.seeds), bool) if keep is None else np.asarray(keep[:, point])
+      for name, style, suffix in ((metric, "-", "train"), (f"val_{metric}", "--", "val")):
+        if name in history:
+          _band(ax, epochs, history[name][:, kept, point].T, f"{label} {suffix}", color, style,
+                centre, seed_lines=sweep.num_points == 1)
     ax.set_xlabel(x_label)
     ax.set_ylabel(metric)
     if log_loss:
       _symlog(ax)
     ax.grid(alpha=0.3)
-  axes[0, -1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
-  fig.suptitle(f"{title} (mean and band of +-1 std over {len(sweep.seeds)} seeds)")
+  if axes[0, -1].get_legend_handles_labels()[0]:  # every run diverged: nothing to label
+    axes[0, -1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
+  fig.suptitle(f"{title} ({CENTRES[centre][0]} and 95% bootstrap band over "
+               f"{plural(len(sweep.seeds), 'seed')})")
   _save(fig, path)
 
 
+def _spans_decades(values, decades: float) -> bool:
+  """Whether the nonzero |values| span more than `decades` powers of ten."""
+  values = np.abs(np.asarray(values, np.float64))
+  values = values[np.isfinite(values) & (values > 0)]
+  return len(values) > 1 and np.log10(values.max() / values.min()) > decades
+
+
 def plot_against_hparam(series: dict, hparam: str, ylabel: str, title: str, path) -> None:
-  """Errorbar lines of a final metric against one swept hyper-parameter.
+  """A final metric against one swept hyper-parameter: the mean over seeds with its 95%
+  bootstrap interval as error bars.
+
+  A swept value spanning more than a decade (learning rates) goes on a log axis; the metric
+  on a symlog axis only where it spans more than two decades (errors against noise), else on
+  a linear axis with its own tick labels.
 
   Args:
     series: line label -> (hparam values (M,), metric values (seeds, M), NaN for runs left out).
   """
   fig, ax = plt.subplots(figsize=(6, 4))
+  all_x, all_y, seeds = [], [], 0
   for label, (x, values) in series.items():
-    mean, std, _ = stats.over_seeds(values)
-    ax.errorbar(x, mean, yerr=std, marker="o", capsize=3, label=label)
+    values = np.asarray(values, np.float64)
+    middle, low, high = (np.array(column) for column in zip(
+        *(stats.interval(values[:, point]) for point in range(values.shape[1]))))
+    error = np.nan_to_num(np.stack([middle - low, high - middle]), nan=0.0)
+    ax.errorbar(x, middle, yerr=error, marker="o", capsize=3, label=label)
+    all_x += list(x)
+    all_y.append(values.ravel())
+    seeds = max(seeds, len(values))
   ax.set_xlabel(hparam)
   ax.set_ylabel(ylabel)
-  _symlog(ax)
+  if _spans_decades(all_x, 1):  # a 0 among the values needs symlog's linear stretch
+    ax.set_xscale("log" if min(all_x) > 0 else "symlog",
+                  **({} if min(all_x) > 0 else {"linthresh": min(abs(v) for v in all_x if v)}))
+  ax.set_xticks(sorted(set(all_x)))  # a tick at each swept value, in plain numbers
+  ax.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+  ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+  all_y = np.concatenate(all_y)
+  if _spans_decades(all_y, 2):
+    _symlog(ax, nonnegative=bool(np.nanmin(all_y) >= 0))
   ax.grid(alpha=0.3)
   ax.legend(fontsize=8)
-  ax.set_title(title)
+  ax.set_title(f"{title} (mean and 95% bootstrap interval over {plural(seeds, 'seed')})",
+               fontsize=9)
   _save(fig, path)
 
 

@@ -123,7 +123,7 @@ def test_a_run_that_diverged_is_left_out_of_the_point_means():
   point = report.summarize_variant(Result())["points"][0]
   assert point["diverged"] == [{"seed": 8, "epoch": 2}]
   assert point["final"]["loss"]["mean"] == 0.25 and point["final"]["loss"]["runs"] == 1
-  # Tables and plot bands share the sample std.
+  # Tables show the sample std.
   mean, std, count = stats.over_seeds([[1.0], [2.0], [4.0]])
   np.testing.assert_allclose(std, np.std([1.0, 2.0, 4.0], ddof=1))
 

@@ -43,6 +43,8 @@ class Trainer:
       False for agents, whose history arrives when the whole run has ended.
     batch_sizes: the example counts a mesh's data axis must divide (training micro-batch,
       evaluation batch); empty: no data axis (agents).
+    centre: the summary over seeds its curves draw (rabbitjax.plots.CENTRES): the mean, or for
+      agents the interquartile mean, the RL field's.
   """
 
   train: Callable[..., RunResult]
@@ -53,6 +55,7 @@ class Trainer:
   model_summary: str | None = None
   logs_live: bool = True
   batch_sizes: tuple[int, ...] = ()
+  centre: str = "mean"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -137,4 +140,4 @@ def agent_trainer(agent_train: Callable, num_logs: int, log_unit: str, tuning: T
     return _with_outputs(result, describe)
 
   return Trainer(train=train, num_logs=num_logs, log_unit=log_unit, tuning=tuning, plot=plot,
-                 logs_live=False)
+                 logs_live=False, centre="iqm")

@@ -1,0 +1,63 @@
+"""Figures a reader can read, checked on matplotlib's objects (not pixels): tick labels on every
+axis, log axes for sweeps over decades, bands within the values' range, counts in words."""
+
+import types
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+
+from rabbitjax import plots
+
+
+@pytest.fixture
+def drawn(monkeypatch):
+  """The figures the plot functions would save, kept open for inspection."""
+  figures = []
+  monkeypatch.setattr(plots, "_save", lambda fig, path: figures.append(fig))
+  yield figures
+  for fig in figures:
+    plt.close(fig)
+
+
+def _tick_labels(axis) -> list[str]:
+  axis.figure.canvas.draw()  # tick labels exist once drawn
+  return [label.get_text() for label in axis.get_ticklabels() if label.get_text()]
+
+
+def test_a_learning_rate_sweep_has_a_log_axis_and_y_tick_labels(drawn):
+  accuracy = np.array([[0.966, 0.980, 0.960], [0.967, 0.981, 0.962], [0.968, 0.979, 0.959]])
+  plots.plot_against_hparam({"sparse": ([1e-4, 1e-3, 1e-2], accuracy)}, "learning_rate",
+                            "val_accuracy", "final val_accuracy", "unused.png")
+  ax = drawn[0].axes[0]
+  assert ax.get_xscale() == "log" and ax.get_yscale() == "linear"
+  assert len(_tick_labels(ax.yaxis)) >= 3
+  assert _tick_labels(ax.xaxis) == ["0.0001", "0.001", "0.01"]
+  assert "over 3 seeds" in ax.get_title()
+
+
+def test_a_sweep_through_zero_uses_symlog_and_an_error_over_decades_a_symlog_y(drawn):
+  mse = np.array([[1e-12, 0.01, 0.09, 1.0, 9.0], [2e-12, 0.011, 0.095, 1.1, 9.3]])
+  plots.plot_against_hparam({"d = 3x + 2": ([0.0, 0.1, 0.3, 1.0, 3.0], mse)}, "noise",
+                            "val_loss", "final val_loss", "unused.png")
+  ax = drawn[0].axes[0]
+  assert ax.get_xscale() == "symlog" and ax.get_yscale() == "symlog"
+  assert ax.get_ylim()[0] == 0  # nothing below an error of 0
+  assert _tick_labels(ax.xaxis) == ["0", "0.1", "0.3", "1", "3"]
+  assert len(_tick_labels(ax.yaxis)) >= 3
+
+
+def test_bands_stay_within_the_values_and_one_seed_is_singular(drawn):
+  episodes = np.abs(np.random.default_rng(0).normal(0, 300, size=(20, 8, 1)))  # a count
+  episodes[:, 0] = 0.0
+  history = {"episodes": episodes}
+  sweep = types.SimpleNamespace(num_points=1, seeds=list(range(8)), point=lambda i: {})
+  plots.plot_learning_curves(history, sweep, "agent", "unused.png", "chunk", centre="iqm")
+  ax = drawn[0].axes[0]
+  band = ax.collections[0].get_paths()[0].vertices[:, 1]
+  assert band.min() >= 0 and band.max() <= episodes.max()
+  assert "interquartile mean and 95% bootstrap band over 8 seeds" in drawn[0]._suptitle.get_text()
+  one = types.SimpleNamespace(num_points=1, seeds=[0], point=lambda i: {})
+  plots.plot_learning_curves({"loss": np.ones((5, 1, 1))}, one, "one", "unused.png")
+  assert drawn[1]._suptitle.get_text().endswith("over 1 seed)")
+  assert not drawn[1].axes[0].collections  # one run: no band to draw
