@@ -159,7 +159,7 @@ def _noise_raises_error(part, variant):
     noise = _points(records, part, variant, "noise")
     means = np.nanmean(np.array(list(mse.values())), 0)
     smallest_rise = np.array([np.min(np.diff(values)) for values in mse.values()])
-    return Measured(f"test MSE by noise level (mean over seeds) " + ", ".join(
+    return Measured("test MSE by noise level (mean over seeds) " + ", ".join(
         f"{n:g}: {m:.3g}" for n, m in zip(noise, means)) + "; effect: per seed, the smallest "
         "rise between adjacent noise levels", verdicts.direction(smallest_rise))
   return measure
