@@ -420,9 +420,11 @@ CONCLUSIONS = (
                (_LINEAR,), f"{_LINEAR}/val_loss_vs_noise.png",
                _noise_raises_error(_LINEAR, "slope_minus_6")),
     Conclusion("Cubic regression d = -0.4x^3 + 1.6x^2 - 2.8x + 1: more noise, a larger error.",
-               (_CUBIC,), f"{_CUBIC}/val_loss_vs_noise.png", _noise_raises_error(_CUBIC, "cubic_a")),
+               (_CUBIC,), f"{_CUBIC}/val_loss_vs_noise.png",
+               _noise_raises_error(_CUBIC, "cubic_a")),
     Conclusion("Cubic regression d = 2.1x^3 - 1.2x^2 - 4.8x + 2: more noise, a larger error.",
-               (_CUBIC,), f"{_CUBIC}/val_loss_vs_noise.png", _noise_raises_error(_CUBIC, "cubic_b")),
+               (_CUBIC,), f"{_CUBIC}/val_loss_vs_noise.png",
+               _noise_raises_error(_CUBIC, "cubic_b")),
     Conclusion("MNIST 3-layer MLP: a larger hidden layer (64, 128, 256, 512) gives a higher "
                "accuracy.", ("mnist_mlp3",), "mnist_mlp3/summary.md", _wider_is_better),
     Conclusion("MNIST 3-layer MLP, optimizers compared: Adam ahead of plain SGD (lr 0.1).",
@@ -447,8 +449,9 @@ CONCLUSIONS = (
     Conclusion("Perceptron: XOR cannot be learnt (not linearly separable).", ("perceptron",),
                "perceptron/summary.md", _gate_learnt("xor", False)),
     *(Conclusion(f"Perceptron: batch size 10 instead of 1 gives a higher loss after the same "
-                 f"epochs ({gate.upper()}).", ("perceptron",), f"perceptron/{gate}_batch10_curves.png",
-                 _bigger_batch_higher_loss(gate)) for gate in ("or", "and", "xor")),
+                 f"epochs ({gate.upper()}).", ("perceptron",),
+                 f"perceptron/{gate}_batch10_curves.png", _bigger_batch_higher_loss(gate))
+      for gate in ("or", "and", "xor")),
     Conclusion("Iris: a sigmoid hidden layer lowers the accuracy (against relu).", ("iris",),
                "iris/sigmoid_default_lr_curves.png", _sigmoid_lowers_iris),
     Conclusion("Iris: SGD with lr 0.1 makes the accuracy vary more from epoch to epoch.",
@@ -482,7 +485,8 @@ CONCLUSIONS = (
                ("rnn_binary_addition",), "rnn_binary_addition/input_dropout_curves.png",
                _input_dropout_stalls),
     Conclusion("RNN: recurrent dropout 0.3 decreases the accuracy (course 0.902).",
-               ("rnn_binary_addition",), _RNN, _rnn_against_base("recurrent_dropout", better=False)),
+               ("rnn_binary_addition",), _RNN,
+               _rnn_against_base("recurrent_dropout", better=False)),
     Conclusion("RNN: unroll slightly reduces the accuracy.", ("rnn_binary_addition",), _RNN,
                _rnn_against_base("unroll", better=False)),
     Conclusion("RNN: unroll makes an epoch faster (course: 20 s against 28-32 s per epoch).",
@@ -593,7 +597,8 @@ def report(records: dict, tier: str, header: list[str], skipped: dict[str, str])
             "variant together (seeds x points) and per run; test pass included. The Keras column "
             "is a reference, not a same-sitting comparison: our own run of the course's code "
             "(Keras 3.15.1 / TensorFlow 2.21, float32, one seed, training only) on "
-            f"{KERAS_MACHINE} (BUILD_NOTES.md), not the course's figure. Speed claims come from interleaved runs in one sitting "
+            f"{KERAS_MACHINE} (BUILD_NOTES.md), not the course's figure. Speed claims come from "
+            "interleaved runs in one sitting "
             "(`python -m experiments.benchmark --suite=classification`).",
             "", "| variant | runs | epochs | s/epoch, all runs | s/epoch per run | conv | Keras "
             "s/epoch (1 run) |", "|---|---|---|---|---|---|---|", *speed_rows(records), ""]

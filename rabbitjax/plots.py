@@ -50,6 +50,11 @@ def plural(count: int, noun: str) -> str:
   return f"{count} {noun}" + ("" if count == 1 else "s")
 
 
+def _over(seeds: int, summary: str) -> str:
+  """'mean and 95% bootstrap band over 8 seeds'; '1 seed' alone (one run has no band)."""
+  return f"{summary} over {plural(seeds, 'seed')}" if seeds > 1 else plural(seeds, "seed")
+
+
 CENTRES = {"mean": ("mean", np.mean), "iqm": ("interquartile mean", stats.interquartile_mean)}
 
 
@@ -100,8 +105,8 @@ def plot_learning_curves(history: dict, sweep, title: str, path, x_label: str = 
     ax.grid(alpha=0.3)
   if axes[0, -1].get_legend_handles_labels()[0]:  # every run diverged: nothing to label
     axes[0, -1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
-  fig.suptitle(f"{title} ({CENTRES[centre][0]} and 95% bootstrap band over "
-               f"{plural(len(sweep.seeds), 'seed')})")
+  summary = f"{CENTRES[centre][0]} and 95% bootstrap band"
+  fig.suptitle(f"{title} ({_over(len(sweep.seeds), summary)})")
   _save(fig, path)
 
 
@@ -147,8 +152,7 @@ def plot_against_hparam(series: dict, hparam: str, ylabel: str, title: str, path
     _symlog(ax, nonnegative=bool(np.nanmin(all_y) >= 0))
   ax.grid(alpha=0.3)
   ax.legend(fontsize=8)
-  ax.set_title(f"{title} (mean and 95% bootstrap interval over {plural(seeds, 'seed')})",
-               fontsize=9)
+  ax.set_title(f"{title} ({_over(seeds, 'mean and 95% bootstrap interval')})", fontsize=9)
   _save(fig, path)
 
 

@@ -23,9 +23,10 @@ RULES = (
     "it lies entirely against it or every seed shows no difference at all, and is "
     "**inconclusive at n seeds** when the interval spans zero (with roughly how many seeds the "
     "observed spread would need to decide it: (1.96 sd / effect)^2; 'more than 1,000': the "
-    "effect is negligible against its spread). A claim of sameness holds when the largest difference over seeds (and epochs) is within its stated tolerance. A "
-    "threshold claim compares the interval with the threshold the same way. One seed has no "
-    "interval: inconclusive at 1 seed. 'Seeds in direction' counts the seeds whose own value "
+    "effect is negligible against its spread). A claim of sameness holds when the largest "
+    "difference over seeds (and epochs) is within its stated tolerance. A threshold claim "
+    "compares the interval with the threshold the same way. One seed has no interval: "
+    "inconclusive at 1 seed. 'Seeds in direction' counts the seeds whose own value "
     "points the claimed way.")
 
 

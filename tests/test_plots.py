@@ -59,5 +59,5 @@ def test_bands_stay_within_the_values_and_one_seed_is_singular(drawn):
   assert "interquartile mean and 95% bootstrap band over 8 seeds" in drawn[0]._suptitle.get_text()
   one = types.SimpleNamespace(num_points=1, seeds=[0], point=lambda i: {})
   plots.plot_learning_curves({"loss": np.ones((5, 1, 1))}, one, "one", "unused.png")
-  assert drawn[1]._suptitle.get_text().endswith("over 1 seed)")
+  assert drawn[1]._suptitle.get_text() == "one (1 seed)"
   assert not drawn[1].axes[0].collections  # one run: no band to draw
