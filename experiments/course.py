@@ -2,6 +2,7 @@ r"""The whole course in one command: every exercise, then REPORT.md checking the
 
     python -m experiments.course --workdir=runs/course                 # standard tier
     python -m experiments.course --workdir=runs/course --tier=quick    # a ~2-minute smoke run
+    python -m experiments.course --workdir=runs/course --export_to=docs/course   # publish it
 
 Each exercise's records go to DIR/<config>/ (as `experiments.main` writes them); DIR/REPORT.md
 links their figures. Rerun the same command to resume; an exercise whose dataset is missing is
@@ -36,6 +37,9 @@ flags.DEFINE_string("data_dir", None, "tfds data directory (default: $TFDS_DATA_
 flags.DEFINE_bool("fresh", False, "Discard earlier records in the workdir and start over.")
 flags.DEFINE_list("parts", ",".join(course.PARTS), "The exercises (config names) to run; the "
                   "report covers every exercise with records in the workdir.")
+flags.DEFINE_string("export_to", None, "After the report, copy it with each exercise's summaries "
+                    "and figures into this directory (e.g. docs/course), replacing an earlier "
+                    "export there.")
 flags.mark_flags_as_required(["workdir"])
 
 
@@ -109,6 +113,8 @@ def main(argv):
                         f"{', '.join(course.PARTS)}")
     path = run_course(FLAGS.workdir, FLAGS.tier, data_dir=FLAGS.data_dir, fresh=FLAGS.fresh,
                       parts=tuple(FLAGS.parts), log=log)
+    if FLAGS.export_to:
+      log(f"exported {course.export(FLAGS.workdir, FLAGS.export_to)}")
   except (ConfigError, WorkdirError) as err:
     cli.fail(cli.one_line(err))
   except stopping.Interrupted as err:

@@ -11,11 +11,13 @@ import dataclasses
 import json
 import math
 import pathlib
+import shutil
 from typing import Callable
 
 import numpy as np
 
 from rabbitjax import verdicts
+from rabbitjax.io import WorkdirError
 from rabbitjax.report import recorded_finals
 
 # Tier -> part -> config overrides (beyond the tier's config mode: "quick" for quick).
@@ -88,6 +90,35 @@ class Claim:
   agreeing: str
   verdict: str
   figure: str
+
+
+EXPORTED = ("summary.json", "summary.md", "*.png")  # per part: what REPORT.md links and shows
+
+
+def export(workdir, destination) -> pathlib.Path:
+  """Copies workdir's REPORT.md and each part's summaries and figures (plain files, not the
+  record links) into `destination`, replacing an earlier export there; returns its REPORT.md.
+
+  Raises WorkdirError when `destination` holds anything but an earlier export (no REPORT.md),
+  so a mistyped path is never emptied.
+  """
+  workdir, destination = pathlib.Path(workdir), pathlib.Path(destination)
+  if not (workdir / "REPORT.md").exists():
+    raise WorkdirError(f"{workdir} has no REPORT.md to export: run the course there first")
+  if destination.exists() and any(destination.iterdir()) and not (
+      destination / "REPORT.md").exists():
+    raise WorkdirError(f"{destination} is not empty and holds no earlier export (REPORT.md): "
+                       "not replaced")
+  shutil.rmtree(destination, ignore_errors=True)
+  destination.mkdir(parents=True)
+  shutil.copyfile(workdir / "REPORT.md", destination / "REPORT.md")
+  for part in PARTS:
+    files = sorted({path for pattern in EXPORTED for path in (workdir / part).glob(pattern)})
+    if files:
+      (destination / part).mkdir()
+      for path in files:
+        shutil.copyfile(path, destination / part / path.name)  # follows the record links
+  return destination / "REPORT.md"
 
 
 def load_records(workdir) -> dict:

@@ -8,6 +8,7 @@ import tensorflow_datasets as tfds
 
 from experiments.course import run_course
 from rabbitjax import course, verdicts
+from rabbitjax.io import WorkdirError
 
 VERDICT = re.compile(r"^(holds|does not hold|measured|inconclusive at 1 (seed|timing)|"
                      r"inconclusive at \d+ seeds \((about \d+|more than 1,000) would decide\)|"
@@ -68,3 +69,21 @@ def test_a_missing_dataset_is_skipped_with_one_line(tmp_path):
   report = path.read_text()
   assert "- cifar10_cnn: tfds dataset 'cifar10'" in report
   assert "| CIFAR-10 CNN: its speed" in report and "not run: no records of cifar10_cnn" in report
+
+
+def test_export_copies_the_report_with_what_it_links(quick_course, tmp_path):
+  workdir, report, _ = quick_course
+  path = course.export(workdir, tmp_path / "docs" / "course")
+  assert path.read_text() == report
+  for link in re.findall(r"\]\(([^)]+)\)", report):  # every figure the report links
+    assert (path.parent / link).is_file() and not (path.parent / link).is_symlink(), link
+  assert not list(path.parent.glob("*/history.json"))  # summaries and figures only
+  (path.parent / "stale.txt").write_text("from an earlier export")
+  course.export(workdir, path.parent)  # an earlier export is replaced whole
+  assert not (path.parent / "stale.txt").exists()
+  foreign = tmp_path / "notes"
+  foreign.mkdir()
+  (foreign / "mine.txt").write_text("keep")
+  with pytest.raises(WorkdirError, match="holds no earlier export"):
+    course.export(workdir, foreign)
+  assert (foreign / "mine.txt").read_text() == "keep"
