@@ -404,9 +404,20 @@ def _input_dropout_stalls(records, tier):
                   verdicts.threshold(gain, STALLED, above=False))
 
 
+def seconds_per_entry(variant: dict) -> float | None:
+  """Training seconds per epoch (or log entry) of a variant's record, all its runs together;
+  a resumed variant's record times only the entries it trained after resuming."""
+  seconds = variant["seconds"]
+  if "per_entry" in seconds:
+    return seconds["per_entry"]
+  return seconds["train"] / variant["num_epochs"]  # records from before per_entry
+
+
 def _unroll_faster(records, tier):
-  seconds = {v: _variant(records, "rnn_binary_addition", v)["seconds"]["train"] /
-             _variant(records, "rnn_binary_addition", v)["num_epochs"] for v in ("base", "unroll")}
+  seconds = {v: seconds_per_entry(_variant(records, "rnn_binary_addition", v))
+             for v in ("base", "unroll")}
+  if None in seconds.values():
+    raise NotMeasured("a variant was restored finished: no epoch timed")
   finding = verdicts.direction(np.array([seconds["base"] - seconds["unroll"]]))
   return Measured(f"s/epoch, all seeds at once: base {seconds['base']:.3g}, unroll "
                   f"{seconds['unroll']:.3g}; one timing each (a speed claim is decided by "
@@ -612,7 +623,9 @@ def speed_rows(records: dict) -> list[str]:
   for part, record in records.items():
     for name, variant in record["summary"]["variants"].items():
       runs = len(variant["seeds"]) * len(variant["points"])
-      per_entry = variant["seconds"]["train"] / variant["num_epochs"]
+      per_entry = seconds_per_entry(variant)
+      if per_entry is None:  # restored finished: nothing timed
+        continue
       # Beside Keras' full-dataset epochs only when ours is one too.
       full_data = not variant["config"].get("max_examples", 0)
       keras = KERAS_SECONDS_PER_EPOCH.get(part) if full_data else None

@@ -164,6 +164,8 @@ def fit(task: Task, sweep: Sweep, num_epochs: int, *,
       checkpoints.after_epoch(epoch, num_epochs, state, history)
   jax.block_until_ready(state)
   seconds["train"] = time.perf_counter() - start
+  # A resumed run times only the epochs it trained: per epoch, it still compares with others.
+  seconds["per_entry"] = seconds["train"] / (num_epochs - done) if num_epochs > done else None
   if make_data is not None:
     train_data = _first(train_data, num_seeds)
     if jax.process_count() > 1:  # on every host for the plots, which process 0 alone draws
@@ -203,5 +205,7 @@ def train_agents(train: Callable, sweep: Sweep, layout: Layout | None = None) ->
   final, history = jax.block_until_ready(program(keys, hparams))
   seconds["train"] = time.perf_counter() - start
   # (seed, point, entry) -> (entry, seed, point), as fit lays out its epochs.
-  return RunResult(state=_first(final, num_seeds), seconds=seconds, history={
-      name: np.moveaxis(v[:num_seeds], 2, 0) for name, v in distributed.to_host(history).items()})
+  history = {name: np.moveaxis(v[:num_seeds], 2, 0)
+             for name, v in distributed.to_host(history).items()}
+  seconds["per_entry"] = seconds["train"] / len(next(iter(history.values())))
+  return RunResult(state=_first(final, num_seeds), seconds=seconds, history=history)
