@@ -119,32 +119,33 @@ def _cnn_step_cases() -> list[Case]:
   def case(name, num_seeds=1, **overrides):
     def make_config():
       config = _epochs(mnist_cnn, 2)()
-      config.update(num_seeds=num_seeds, precision=tuning.conv_precision(overrides["conv_impl"]),
-                    **overrides)
+      config.update(num_seeds=num_seeds, **overrides)
       return config
     return Case(name, make_config, random_data=((28, 28, 1), 6400, 128))
 
   # lax.conv inside the epoch's scan takes ~7.5 s a step on the 2-core CPU: timed off CPU only.
   accelerator_cases = [] if jax.default_backend() == "cpu" else [
-      case("lax.conv, whole batch (GPU/TPU default)", conv_impl="lax", microbatch_size=128),
-      case("3 seeds vmapped, lax.conv, whole batch (GPU/TPU default)", 3, conv_impl="lax",
+      case("lax.conv, whole batch (GPU/TPU default)", conv_formulation="lax", microbatch_size=128),
+      case("3 seeds vmapped, lax.conv, whole batch (GPU/TPU default)", 3, conv_formulation="lax",
            microbatch_size=128, seeds_at_once=3),
   ]
+  im2col, im2col_bf16 = ({"conv_formulation": "im2col", "precision": precision}
+                         for precision in ("float32", "bfloat16"))
   return accelerator_cases + [
-      case("im2col f32, whole batch", conv_impl="im2col", microbatch_size=128),
-      case("im2col f32, micro-batches of 16", conv_impl="im2col", microbatch_size=16),
-      case("winograd f32, whole batch", conv_impl="winograd", microbatch_size=128),
-      case("winograd f32, micro-batches of 16", conv_impl="winograd", microbatch_size=16),
-      case("im2col bf16, whole batch", conv_impl="im2col_bf16", microbatch_size=128),
-      case("im2col bf16, micro-batches of 16", conv_impl="im2col_bf16", microbatch_size=16),
-      case("3 seeds vmapped, im2col f32, micro 16", 3, conv_impl="im2col", microbatch_size=16,
+      case("im2col f32, whole batch", **im2col, microbatch_size=128),
+      case("im2col f32, micro-batches of 16", **im2col, microbatch_size=16),
+      case("winograd f32, whole batch", conv_formulation="winograd", microbatch_size=128),
+      case("winograd f32, micro-batches of 16", conv_formulation="winograd", microbatch_size=16),
+      case("im2col bf16, whole batch", **im2col_bf16, microbatch_size=128),
+      case("im2col bf16, micro-batches of 16", **im2col_bf16, microbatch_size=16),
+      case("3 seeds vmapped, im2col f32, micro 16", 3, **im2col, microbatch_size=16,
            seeds_at_once=3),
-      case("3 seeds one at a time, im2col f32, micro 16", 3, conv_impl="im2col",
-           microbatch_size=16, seeds_at_once=1),
-      case("3 seeds vmapped, bf16, micro 16", 3, conv_impl="im2col_bf16", microbatch_size=16,
+      case("3 seeds one at a time, im2col f32, micro 16", 3, **im2col, microbatch_size=16,
+           seeds_at_once=1),
+      case("3 seeds vmapped, bf16, micro 16", 3, **im2col_bf16, microbatch_size=16,
            seeds_at_once=3),
-      case("3 seeds one at a time, bf16, micro 16", 3, conv_impl="im2col_bf16",
-           microbatch_size=16, seeds_at_once=1),
+      case("3 seeds one at a time, bf16, micro 16", 3, **im2col_bf16, microbatch_size=16,
+           seeds_at_once=1),
   ]
 
 

@@ -1,4 +1,4 @@
-r"""Each XLA:CPU speed choice against the plain form it replaces, on the jaxlib in use.
+r"""Each fast-path drop-in (rabbitjax.xla_cpu) against the reference it replaces, on this jaxlib.
 
     python -m experiments.choices --repeats=7 --out=runs/choices.json
 
@@ -10,6 +10,7 @@ micro-batch, seeds in turn) are `experiments.benchmark --suite=cnn_step`: one la
 misleads there (Winograd's conv alone measured 0.5x im2col's, its whole MNIST step 1.5x).
 """
 
+import functools
 import json
 import os
 import platform
@@ -20,12 +21,15 @@ import jax
 import jax.numpy as jnp
 import jaxlib
 from absl import app, flags
-from flax import linen as nn
 
-from rabbitjax import tuning
-from rabbitjax.models import conv as conv_lib
-from rabbitjax.models.classifiers import MnistCNN
-from rabbitjax.models.dropout import keep_mask
+from rabbitjax import tuning, xla_cpu
+from rabbitjax.models import MnistCNN, reference_layers
+from rabbitjax.models.layers import max_pool_2x2
+from rabbitjax.train.engine import weighted_sum
+from rabbitjax.xla_cpu.dropout import keep_mask
+
+# The MNIST CNN as the fast path builds it on CPU (Winograd, byte masks, reshape pool).
+FAST_LAYERS = tuning.decide(has_conv=True, backend="cpu").layers
 
 FLAGS = flags.FLAGS
 flags.DEFINE_integer("repeats", 7, "Timed calls per case (medians are reported).")
@@ -62,13 +66,13 @@ def _weighted_sums_pair():
         return total + reduce(value, weight), None
       return jax.lax.scan(step, 0.0, (run_values, weights))[0]
     return lambda values: jax.vmap(per_run)(values)
-  dot = scanned(jnp.dot)
-  plain = scanned(lambda value, weight: jnp.sum(value * weight))
+  dot = scanned(xla_cpu.engine.weighted_sum)
+  plain = scanned(weighted_sum)
   return "weighted sums, 40 runs x 200 batches: dot vs sum(value * weight)", dot, plain, (values,)
 
 
-def _cnn_step(conv_impl: str, batch: int = 128):
-  model = MnistCNN(conv_impl=conv_impl)
+def _cnn_step(layers, batch: int = 128):
+  model = MnistCNN(layers=layers)
   images = jax.random.uniform(jax.random.key(1), (batch, 28, 28, 1))
   labels = jax.random.randint(jax.random.key(2), (batch,), 0, 10)
   params = model.init(jax.random.key(0), images[:1])["params"]
@@ -80,41 +84,45 @@ def _cnn_step(conv_impl: str, batch: int = 128):
 
 
 def _squeeze_pair():
-  params, images, labels, grad = _cnn_step("winograd")
+  params, images, labels, grad = _cnn_step(FAST_LAYERS)
   key = jax.random.key(3)
-  direct = lambda p, x, y: grad(p, x, y, key)
-  size_one = lambda p, x, y: jax.tree.map(lambda g: g[0], jax.vmap(
-      lambda p, x, y: grad(p, x, y, key))(*jax.tree.map(lambda a: a[None], (p, x, y))))
+  one_run = lambda p, x, y: grad(p, x, y, key)
+  size_one = lambda vmap: lambda p, x, y: jax.tree.map(lambda g: g[0], vmap(one_run, (0, 0, 0))(
+      *jax.tree.map(lambda a: a[None], (p, x, y))))
+  direct, plain = size_one(xla_cpu.engine.vmap), size_one(jax.vmap)
   return ("MNIST CNN gradient, batch 128, one run: squeezed vs vmapped over a size-1 axis",
-          direct, size_one, (params, images, labels))
+          direct, plain, (params, images, labels))
 
 
 def _pool_pair():
   inputs = jax.random.normal(jax.random.key(0), (128, 24, 24, 64))
   def with_grad(pool):
     return lambda x: jax.grad(lambda x: jnp.sum(jnp.sin(pool(x))))(x)
-  reshape = with_grad(conv_lib.max_pool_2x2)
-  plain = with_grad(lambda x: nn.max_pool(x, (2, 2), strides=(2, 2)))
+  reshape = with_grad(xla_cpu.max_pool_2x2)
+  plain = with_grad(max_pool_2x2)
   return "max-pool 2x2 + gradient, 128x24x24x64: reshape vs nn.max_pool", reshape, plain, (inputs,)
 
 
-def _conv_pair(fast: str, plain: str, batch: int, steps: int = 4):
+def _conv_pair(precision: str, batch: int, steps: int = 4):
   """The MNIST CNN's second conv (26x26x32 -> 24x24x64), forward and gradients, inside a scan
-  of `steps` batches (as in the epoch's scan)."""
+  of `steps` batches (as in the epoch's scan): im2col against nn.Conv."""
   inputs = jax.random.normal(jax.random.key(0), (steps, batch, 26, 26, 32))
-  def scanned(impl):
-    layer = conv_lib.Conv(64, impl=impl)
+  fast = functools.partial(xla_cpu.Conv, formulation="im2col", precision=precision)
+  plain = reference_layers(precision).conv
+  def scanned(conv):
+    layer = conv(64, (3, 3), padding="VALID")
     params = layer.init(jax.random.key(1), inputs[0, :1])
     def step(params, x):
       grads = jax.grad(lambda p, x: jnp.sum(jnp.sin(layer.apply(p, x))), argnums=(0, 1))(params, x)
       return jax.tree.map(lambda p, g: p - 1e-3 * g, params, grads[0]), jnp.sum(grads[1])
     return lambda x: jax.lax.scan(step, params, x)[1]
-  return (f"conv 32->64 on 26x26, fwd+bwd, {steps} x batch {batch} in a scan: {fast} vs {plain}",
+  return (f"conv 32->64 on 26x26, fwd+bwd, {steps} x batch {batch} in a scan, {precision}: "
+          "im2col vs nn.Conv",
           scanned(fast), scanned(plain), (inputs,))
 
 
 def _eval_pair(fast_batch: int, plain_batch: int, size: int = 2048):
-  model = MnistCNN(conv_impl="winograd")
+  model = MnistCNN(layers=FAST_LAYERS)
   images = jax.random.uniform(jax.random.key(1), (size, 28, 28, 1))
   params = model.init(jax.random.key(0), images[:1])["params"]
   def in_batches(batch):
@@ -127,8 +135,7 @@ def _eval_pair(fast_batch: int, plain_batch: int, size: int = 2048):
 
 
 PAIRS = (_dropout_pair, _weighted_sums_pair, _squeeze_pair, _pool_pair,
-         lambda: _conv_pair("im2col", "lax", 16),
-         lambda: _conv_pair("im2col_bf16", "lax_bf16", 16),
+         lambda: _conv_pair("float32", 16), lambda: _conv_pair("bfloat16", 16),
          lambda: _eval_pair(16, 128), lambda: _eval_pair(16, 512))
 
 

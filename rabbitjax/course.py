@@ -17,6 +17,7 @@ from typing import Callable
 import numpy as np
 
 from rabbitjax import verdicts
+from rabbitjax.data.synthetic import LOGIC_GATES
 from rabbitjax.io import WorkdirError
 from rabbitjax.report import recorded_finals
 
@@ -599,12 +600,11 @@ def claims(records: dict, tier: str) -> list[Claim]:
 def perceptron_table(records: dict) -> list[str]:
   """The perceptron's outputs on the 4 inputs against the truth table, first seed, batch 1."""
   variants = records.get("perceptron", {}).get("summary", {}).get("variants", {})
-  gates = [gate for gate in ("or", "and", "xor") if "predictions" in
+  gates = [gate for gate in LOGIC_GATES if "predictions" in
            variants.get(f"{gate}_batch1", {}).get("points", [{}])[0].get("final", {})]
   if not gates:
     return []
   seed = variants[f"{gates[0]}_batch1"]["seeds"][0]
-  truth = {"or": (0, 1, 1, 1), "and": (0, 0, 0, 1), "xor": (0, 1, 1, 0)}
   lines = ["", f"Perceptron (batch 1, seed {seed}), as the course prints it: sigmoid output on "
            "each input against the truth table.", "",
            "| x1 x2 | " + " | ".join(f"{g.upper()} truth | {g.upper()} output" for g in gates) + " |",
@@ -612,7 +612,7 @@ def perceptron_table(records: dict) -> list[str]:
   outputs = {g: variants[f"{g}_batch1"]["points"][0]["final"]["predictions"]["per_seed"][0]
              for g in gates}
   for row, pair in enumerate(("0 0", "0 1", "1 0", "1 1")):
-    lines.append(f"| {pair} | " + " | ".join(f"{truth[g][row]} | {outputs[g][row]:.3f}"
+    lines.append(f"| {pair} | " + " | ".join(f"{LOGIC_GATES[g][row]} | {outputs[g][row]:.3f}"
                                              for g in gates) + " |")
   return lines
 
@@ -631,8 +631,15 @@ def speed_rows(records: dict) -> list[str]:
       keras = KERAS_SECONDS_PER_EPOCH.get(part) if full_data else None
       rows.append(f"| {part} / {name} | {runs} | {variant['num_epochs']} {variant['log_unit']}s "
                   f"| {per_entry:.3g} | {per_entry / runs:.3g} | "
-                  f"{variant['tuning'].get('conv_impl') or '-'} | {keras or '-'} |")
+                  f"{_conv_choice(variant['tuning'])} | {keras or '-'} |")
   return rows
+
+
+def _conv_choice(tuning: dict) -> str:
+  """The convolutions a run used, from its record (older records name one `conv_impl`)."""
+  if tuning.get("conv_formulation"):
+    return f"{tuning['conv_formulation']} {tuning['conv_precision']}"
+  return tuning.get("conv_impl") or "-"
 
 
 def report(records: dict, tier: str, header: list[str], skipped: dict[str, str]) -> str:

@@ -22,6 +22,7 @@ from rabbitjax.stopping import STOP, Interrupted
 from rabbitjax.config import ConfigError, variant_config, variant_names
 from rabbitjax.exercises import Trainer, exercise_for
 from rabbitjax.train import RunResult, Sweep
+from rabbitjax.train.mapping import Programs
 
 # Fields that change no number (the mesh: to float32 rounding): a rerun may differ in them and
 # still resume.
@@ -151,6 +152,7 @@ def run_experiment(
                          for name, values in record["metrics"].items()}
   summary["provenance"] = provenance.provenance(argv)
   loaded = {}  # data shared by this run's variants
+  programs = Programs()  # and the programs compiled for them
   for name in names:
     if STOP.is_set():
       raise Interrupted(f"before variant {name!r}")
@@ -175,7 +177,7 @@ def run_experiment(
                                          log=lambda line, n=name: log(f"[{n}] {line}"))
     progress = _Progress(log, name, trainer, sweep, writer and workdir / "metrics.jsonl")
     try:
-      run = trainer.train(sweep, progress, checkpoints, layout)
+      run = trainer.train(sweep, progress, checkpoints, layout, programs)
     except Interrupted as err:
       raise Interrupted(f"in variant {name!r} {err}") from None
     finally:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import jax
+import jaxlib
 
 from rabbitjax import compiler, tuning
 
@@ -29,6 +30,13 @@ def _git(*args) -> str | None:
   return completed.stdout.strip() if completed.returncode == 0 else None
 
 
+def machine() -> dict:
+  """What float32 figures depend on: jax and jaxlib, the backend, the CPU and its vector units."""
+  cpu_model, flags = tuning.cpu_facts()
+  return {"jax": jax.__version__, "jaxlib": jaxlib.__version__, "backend": jax.default_backend(),
+          "cpu": cpu_model, "cpu_flags": sorted(flag for flag in _CPU_FLAGS if flag in flags)}
+
+
 def provenance(argv=None) -> dict:
   """The run's provenance, for summary.json (the start time; `finished` is set per commit)."""
   versions = {}
@@ -38,7 +46,7 @@ def provenance(argv=None) -> dict:
     except importlib.metadata.PackageNotFoundError:
       versions[package] = None
   commit = _git("rev-parse", "HEAD")
-  cpu_model, flags = tuning.cpu_facts()
+  facts = machine()
   devices = jax.devices()
   return {
       "versions": versions,
@@ -47,7 +55,7 @@ def provenance(argv=None) -> dict:
       "backend": jax.default_backend(),
       "devices": {"kind": devices[0].device_kind, "count": len(devices),
                   "processes": jax.process_count()},
-      "cpu": {"model": cpu_model, "flags": sorted(flag for flag in _CPU_FLAGS if flag in flags)},
+      "cpu": {"model": facts["cpu"], "flags": facts["cpu_flags"]},
       "xla_flags": os.environ.get("XLA_FLAGS", ""),
       "compiler": compiler.check(),
       "argv": list(sys.argv if argv is None else argv),

@@ -1,18 +1,16 @@
-"""Every speed measure that depends on the machine, decided in one place and recorded.
+"""Every choice that depends on the machine, made in one place and recorded.
 
-Models and the engine stay plain: a model takes its convolution formulation, the engine its
-micro-batch, evaluation batch and seeds-at-once as ordinary arguments, and neither looks at the
-machine. `decide` picks those arguments from the backend and the config's precision, and says
-why; the launcher logs the decision once per variant and writes `Tuning.record()` into
-summary.json. Each choice was measured on the project's 2-core CPU with the jaxlib in use
-(BUILD_NOTES.md, "Compiler": the table of every XLA:CPU choice on jaxlib 0.10.2 and 0.12.0.1).
-No default depends on the processor's flags: float32 everywhere unless the config asks for
-bfloat16 matmuls (`precision`), which pay on some CPUs and not on others.
+Models and the engine stay plain: a model takes its `Layers`, the engine its weighted sum, its
+vmap, its micro-batch, evaluation batch and seeds-at-once as ordinary arguments, and neither looks
+at the machine. `decide` picks them from the backend and the config (`fast`, `conv_formulation`,
+`precision`, ...), and says why; the launcher logs the decision once per variant and writes
+`Tuning.record()` into summary.json.
 
-XLA:CPU measures that act elsewhere, each tested against the plain form: one gather per epoch
-(`engine.minibatches`), weighted sums as dots (`engine._weighted_sums`), no vmap over a size-1
-run axis (`mapping._map_axis`), the reshape max-pool (`models/conv.py`) and byte dropout masks
-(`models/dropout.py`).
+The fast path (`rabbitjax.xla_cpu`) is chosen here and nowhere else: on the CPU backend unless
+the config says `fast=False`. Every figure below was measured on the project's 2-core CPUs with
+jaxlib 0.12.0.1 (BUILD_NOTES.md, "The reference path and the XLA:CPU fast path"). The processor
+is recorded, never used to choose: float32 everywhere unless the config asks for bfloat16
+matmuls, which pay on some CPUs and not on others.
 """
 
 import dataclasses
@@ -22,19 +20,16 @@ import platform
 
 import jax
 
-from rabbitjax.models.conv import IMPLEMENTATIONS, WINOGRAD_MIN_INPUTS
+from rabbitjax import xla_cpu
+from rabbitjax.models.layers import Layers, reference_layers
+from rabbitjax.train.engine import weighted_sum
 
-# Config values of `conv_impl`: a formulation, or "auto" for `decide`'s choice.
-CONV_CHOICES = ("auto", *IMPLEMENTATIONS)
-# Config values of `precision`: of the convolutions' matmuls (accumulation is float32 in both).
-PRECISIONS = ("float32", "bfloat16")
-
-
-def conv_precision(conv_impl: str | None) -> str | None:
-  """The matmul precision of a conv formulation ('float32' or 'bfloat16'), None for no conv."""
-  if conv_impl is None:
-    return None
-  return "bfloat16" if conv_impl.endswith("_bf16") else "float32"
+# Config values of `conv_formulation`: "auto" for `decide`'s choice, 'lax' for nn.Conv.
+CONV_FORMULATIONS = ("auto", "lax", *xla_cpu.conv.FORMULATIONS)
+# Config values of `precision`: of the convolutions' matmul operands (accumulation is float32).
+PRECISIONS = tuple(xla_cpu.conv.PRECISIONS)
+# Fewer input channels than this and a Winograd tile's matmul has too short a contraction.
+WINOGRAD_MIN_INPUTS = 16
 
 
 @functools.cache
@@ -51,63 +46,102 @@ def cpu_facts(cpuinfo: str = "/proc/cpuinfo") -> tuple[str, frozenset]:
 
 @dataclasses.dataclass(frozen=True)
 class Tuning:
-  """The machine-dependent arguments a trainer runs with, and why (None: not applicable)."""
+  """The machine-dependent arguments a trainer runs with, and why (None: not applicable).
+
+  Attributes:
+    backend, cpu: where it runs (the CPU's model name, recorded only).
+    fast_path: rabbitjax.xla_cpu's drop-ins replace their references.
+    conv_formulation: 'lax' (nn.Conv), 'im2col' or 'winograd'; None without convolutions.
+    conv_precision: the convolutions' matmul operands, 'float32' or 'bfloat16'.
+    winograd_min_inputs: layers with fewer input channels use im2col instead of Winograd.
+    microbatch_size, seeds_at_once, eval_batch_size: the engine's arguments.
+    reasons: why, one sentence per choice that is not the reference's.
+  """
 
   backend: str
   cpu: str
-  conv_impl: str | None = None
+  fast_path: bool = False
+  conv_formulation: str | None = None
+  conv_precision: str | None = None
+  winograd_min_inputs: int | None = None
   microbatch_size: int | None = None
   seeds_at_once: int | None = None
   eval_batch_size: int | None = None
   reasons: tuple[str, ...] = ()
 
+  @property
+  def layers(self) -> Layers:
+    """The convolution, dropout and pooling the models are built from."""
+    reference = reference_layers(self.conv_precision or "float32")
+    conv = reference.conv
+    if self.conv_formulation in xla_cpu.conv.FORMULATIONS:  # chosen here, or asked for
+      conv = functools.partial(xla_cpu.Conv, formulation=self.conv_formulation,
+                               precision=self.conv_precision,
+                               winograd_min_inputs=self.winograd_min_inputs or 0)
+    if not self.fast_path:
+      return dataclasses.replace(reference, conv=conv)
+    return Layers(conv=conv, dropout=xla_cpu.Dropout, max_pool=xla_cpu.max_pool_2x2)
+
+  @property
+  def weighted_sum(self):
+    """The engine's weighted sum of per-example values."""
+    return xla_cpu.engine.weighted_sum if self.fast_path else weighted_sum
+
+  @property
+  def vmap(self):
+    """How one run's function is mapped over the sweep's seeds and points."""
+    return xla_cpu.engine.vmap if self.fast_path else jax.vmap
+
   def record(self) -> dict:
-    """For summary.json: every field, plus the convolutions' matmul precision."""
+    """For summary.json: every field."""
     record = dataclasses.asdict(self)
     record["reasons"] = list(self.reasons)
-    record["conv_precision"] = conv_precision(self.conv_impl)
     return record
 
   def line(self) -> str:
     """One log line: the choices and their reasons."""
     choices = [f"{name} {value}" for name, value in (
-        ("conv", self.conv_impl), ("micro-batch", self.microbatch_size),
-        ("seeds at once", self.seeds_at_once), ("eval batch", self.eval_batch_size))
-        if value is not None]
-    return (f"{self.backend} ({self.cpu}): " + (", ".join(choices) or "no machine-dependent "
-            "choice") + "".join(f"; {reason}" for reason in self.reasons))
+        ("conv", self.conv_formulation and f"{self.conv_formulation} {self.conv_precision}"),
+        ("micro-batch", self.microbatch_size), ("seeds at once", self.seeds_at_once),
+        ("eval batch", self.eval_batch_size)) if value is not None]
+    path = "fast path (rabbitjax.xla_cpu)" if self.fast_path else "reference path"
+    return (f"{self.backend} ({self.cpu}), {path}: " + (", ".join(choices) or "no other choice")
+            + "".join(f"; {reason}" for reason in self.reasons))
 
 
-def decide(*, has_conv: bool = False, batch_size: int | None = None, conv_impl: str = "auto",
+def decide(*, fast: bool = True, has_conv: bool = False, conv_formulation: str = "auto",
            precision: str = "float32", microbatch_size: int = 0, seeds_at_once: int = 0,
            eval_batch_size: int | None = None, default_eval_batch_size: int | None = None,
            backend: str | None = None, cpu: tuple[str, frozenset] | None = None) -> Tuning:
   """The tuning for a run; 0 (or "auto") asks for the automatic choice, anything else is kept.
 
   Args:
+    fast: allow the fast path (config.fast); it is taken on the CPU backend only.
     has_conv: the model has convolutions (the CNNs), which most of the choices are about.
-    batch_size: the training batch, which a micro-batch must divide.
-    conv_impl, precision, microbatch_size, seeds_at_once, eval_batch_size: the config's values.
+    conv_formulation, precision, microbatch_size, seeds_at_once, eval_batch_size: the config's.
     default_eval_batch_size: the evaluation batch when not a CNN on CPU.
     backend, cpu: this process's (jax.default_backend(), cpu_facts()) unless given (tests); the
       CPU is recorded, never used to choose.
   """
   backend = backend or jax.default_backend()
   cpu_model, _ = cpu or cpu_facts()
+  fast_path = fast and backend == "cpu"
   cnn_on_cpu = has_conv and backend == "cpu"
-  bf16 = "_bf16" if precision == "bfloat16" else ""
   reasons = []
-  if has_conv and conv_impl == "auto":
-    if backend != "cpu":
-      conv_impl = "lax" + bf16
+  if fast_path:
+    reasons.append("the fast path: rabbitjax.xla_cpu's drop-ins for their references, each "
+                   "faster on XLA:CPU (its table)")
+  if has_conv and conv_formulation == "auto":
+    if not fast_path:
+      conv_formulation = "lax"
     elif precision == "float32":
-      conv_impl = "winograd"
+      conv_formulation = "winograd"
       reasons.append("Winograd F(2x2,3x3) convolutions in float32, im2col where the input has "
                      f"under {WINOGRAD_MIN_INPUTS} channels: XLA:CPU's lax.conv is 16-20x slower "
                      "inside the epoch's scan, Winograd's whole MNIST step 1.5x faster than "
                      "im2col's")
     else:
-      conv_impl = "im2col_bf16"
+      conv_formulation = "im2col"
       reasons.append("im2col convolutions with bfloat16 matmuls, as configured: XLA:CPU's "
                      "lax.conv is 16-20x slower inside the epoch's scan, Winograd 2x slower than "
                      "im2col in bfloat16")
@@ -120,6 +154,10 @@ def decide(*, has_conv: bool = False, batch_size: int | None = None, conv_impl: 
     if cnn_on_cpu:
       reasons.append("evaluation in batches of 16: the convolutions' intermediates stay in "
                      "cache (1.1-1.5x)")
-  return Tuning(backend=backend, cpu=cpu_model, conv_impl=conv_impl if has_conv else None,
+  return Tuning(backend=backend, cpu=cpu_model, fast_path=fast_path,
+                conv_formulation=conv_formulation if has_conv else None,
+                conv_precision=precision if has_conv else None,
+                winograd_min_inputs=(WINOGRAD_MIN_INPUTS if has_conv
+                                     and conv_formulation == "winograd" else None),
                 microbatch_size=microbatch_size or None, seeds_at_once=seeds_at_once or None,
                 eval_batch_size=eval_batch_size, reasons=tuple(reasons))

@@ -101,10 +101,10 @@ def test_bad_variant_override_is_rejected():
                                                  "fit config.dataset='iris'"),
         (perceptron, {"seeds_at_once": -1}, "config.seeds_at_once=-1 is invalid: must be an "
                                             "integer >= 0 (0: automatic)"),
-        (mnist_cnn, {"dataset": "iris"}, "config.model='mnist_cnn' takes mnist images, not "
+        (mnist_cnn, {"dataset": "iris"}, "config.model='MnistCNN' takes mnist images, not "
                                          "config.dataset='iris'"),
         (mnist_cnn, {"eval_batch_size": -16}, "config.eval_batch_size=-16 is invalid"),
-        (mnist_cnn, {"conv_impl": "fft"}, "config.conv_impl='fft' is invalid"),
+        (mnist_cnn, {"conv_formulation": "fft"}, "config.conv_formulation='fft' is invalid"),
         (rnn_binary_addition, {"recurrent_dropout": 1.0},
          "config.recurrent_dropout=1.0 is invalid: must be a rate in [0, 1)"),
         (rnn_binary_addition, {"activation": "swish"}, "config.activation='swish' is invalid"),

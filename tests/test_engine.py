@@ -39,7 +39,7 @@ def line_data(key, hparams):
 @functools.lru_cache(maxsize=None)
 def line_task(batch_size=8):
   return Task(model=PolynomialRegression(1), loss=mean_squared_error,
-              optimizer=make_optimizer("sgd"), batch_size=batch_size, eval_batch_size=16)
+              optimizer="sgd", batch_size=batch_size, eval_batch_size=16)
 
 
 def line_state(task, key, sample_inputs, learning_rate=0.1):

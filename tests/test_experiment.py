@@ -101,5 +101,6 @@ def test_tuning_is_logged_once_and_recorded(quick_run):
   assert sum(line.startswith("[slope_3] tuning: ") for line in lines) == 1
   record = summary["variants"]["slope_3"]["tuning"]
   assert record["backend"] == "cpu" and record["eval_batch_size"] == 256
-  assert record["conv_impl"] is None and record["reasons"] == []
+  assert record["conv_formulation"] is None and record["fast_path"]
+  assert len(record["reasons"]) == 1 and "rabbitjax.xla_cpu" in record["reasons"][0]
   assert summary["variants"]["slope_3"]["log_unit"] == "epoch"

@@ -309,8 +309,8 @@ def test_interrupted_fit_resumes_to_the_same_numbers_bit_for_bit(tmp_path):
   assert resumed.seconds["per_entry"] == pytest.approx(resumed.seconds["train"] / 2)
 
 
-def _start(workdir, *flags):
-  command = [sys.executable, "-u", "-m", "experiments.main", f"--workdir={workdir}", *flags]
+def _start(workdir, *flags, launcher="experiments.main"):
+  command = [sys.executable, "-u", "-m", launcher, f"--workdir={workdir}", *flags]
   return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                           env=ENV)
 
@@ -353,6 +353,17 @@ def test_sigint_stops_with_one_line_and_the_rerun_resumes_exactly(uninterrupted_
   assert final_numbers(tmp_path) == uninterrupted_rnn
   no_temporaries(tmp_path)
   assert not (tmp_path / "checkpoints" / "base").exists()
+
+
+def test_sigterm_stops_the_course_launcher_with_one_line_and_status_143(tmp_path):
+  process = _start(tmp_path, "--tier=quick", "--parts=rnn_binary_addition",
+                   launcher="experiments.course")
+  _wait_for(process, "] epoch")
+  process.send_signal(signal.SIGTERM)
+  stdout, stderr = process.communicate(timeout=120)
+  assert process.returncode == 143, stderr[-2000:]
+  line = one_error_line(subprocess.CompletedProcess([], 143, stdout, stderr))
+  assert "stopped by SIGTERM" in line and "rerun the same command to resume" in line
 
 
 def test_sigkill_leaves_consistent_records_and_the_rerun_resumes_exactly(uninterrupted_rnn,

@@ -25,7 +25,7 @@ from rabbitjax.config import variant_config
 from rabbitjax.data import Dataset
 from rabbitjax.exercises.rnn_binary_addition import EXERCISE
 from rabbitjax.models import MLP
-from rabbitjax.train import Task, fit, make_optimizer, make_sweep, softmax_cross_entropy, accuracy
+from rabbitjax.train import Task, fit, make_sweep, softmax_cross_entropy, accuracy
 
 config = variant_config(rnn_binary_addition.get_config("quick"), "recurrent_dropout")
 config.update(num_seeds=4, num_epochs=1, num_train=64, num_test=32)
@@ -53,8 +53,8 @@ images = jax.random.uniform(jax.random.key(1), (48, 6, 6, 1))
 labels = jax.random.randint(jax.random.key(2), (48,), 0, 3)
 data = (Dataset(images, labels), Dataset(images[:16], labels[:16]))
 task = Task(model=MLP(hidden=(16,), outputs=3, dropout=0.2), loss=softmax_cross_entropy,
-            optimizer=make_optimizer("adam"), batch_size=8, eval_batch_size=8,
-            metrics={"accuracy": accuracy}, microbatch_size=4)
+            optimizer="adam", batch_size=8, eval_batch_size=8,
+            metrics=(("accuracy", accuracy),), microbatch_size=4)
 sweep = make_sweep([0, 1, 2, 3], {"learning_rate": 0.01}, {"learning_rate": (0.01, 0.003)})
 def mlp(layout):
   result = fit(task, sweep, 2, data=data, seeds_at_once=1, layout=layout)

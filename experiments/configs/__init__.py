@@ -13,6 +13,9 @@ def with_mode(config, mode: str | None, quick: dict):
   # Devices along the seed axis x along each batch's example axis, e.g. '4x2'; 'auto': the
   # seeds take the devices their count divides, the data axis the rest (rabbitjax.distributed).
   config.mesh = "auto"
+  # The XLA:CPU drop-ins (rabbitjax/xla_cpu/) on the CPU backend, as rabbitjax/tuning.py decides;
+  # False: the reference path (models/ and train/ as they read) on every backend.
+  config.fast = True
   if mode == "quick":
     config.update(quick)
   elif mode:

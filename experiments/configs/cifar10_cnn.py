@@ -12,4 +12,4 @@ def get_config(mode: str | None = None):
   return classification_config(
       VARIANTS, "cnn", mode, quick=dict(num_seeds=2, num_epochs=1, max_examples=256),
       label="2x conv32, 2x conv64, dense 512, Adam, batch 32", dataset="cifar10",
-      model="cifar_cnn", batch_size=32, num_epochs=20, num_seeds=3)
+      model="CifarCNN", batch_size=32, num_epochs=20, num_seeds=3)

@@ -24,15 +24,16 @@ def classification_config(variants: dict, order: str, mode: str | None, quick: d
   config.one_hot = False
   config.max_examples = 0  # per split; 0: all of it
   config.split_seed = 0
-  config.model = "mlp"
+  config.model = "MLP"  # a class of rabbitjax/models/classifiers.py
   # Kernels as Keras draws them (the course's); "lecun_normal" for Flax's default.
   config.kernel_init = "glorot_uniform"
   # The convolutions' matmuls: "float32" (the course's) or "bfloat16" (operands; float32
   # accumulation), like Keras' mixed_bfloat16 policy. Faster on some CPUs only: measure.
   config.precision = "float32"
   # Machine-dependent speed choices; "auto"/0 lets rabbitjax/tuning.py decide, and the run logs
-  # and records what it chose and why. conv_impl: 'lax', 'lax_bf16', 'im2col', 'im2col_bf16', 'winograd'.
-  config.conv_impl = "auto"
+  # and records what it chose and why. conv_formulation: 'lax' (nn.Conv), or the fast path's
+  # 'im2col' or 'winograd' (float32 only).
+  config.conv_formulation = "auto"
   # Gradient accumulated over micro-batches of this size (the same gradient); 0: automatic.
   config.microbatch_size = 0
   # Seeds trained at a time (the rest wait their turn in the same program); 0: automatic.

@@ -6,6 +6,7 @@ from rabbitjax.data.datasets import (
     SUPPORTED_DATASETS,
     DatasetUnavailableError,
     load_split,
+    num_classes,
     resolve_data_dir,
 )
 from rabbitjax.data.synthetic import LOGIC_GATES, logic_gate, polynomial_regression
@@ -22,6 +23,7 @@ __all__ = [
     "Dataset",
     "DatasetUnavailableError",
     "load_split",
+    "num_classes",
     "num_examples",
     "polynomial_regression",
     "resolve_data_dir",

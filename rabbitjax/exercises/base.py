@@ -30,10 +30,11 @@ class Trainer:
   """One variant of an exercise, ready to train a sweep.
 
   Attributes:
-    train: (sweep, on_log=None, checkpoints=None, layout=None) -> RunResult, its `outputs`
-      filled; with `checkpoints` (rabbitjax.checkpoint.Checkpoints) it resumes and saves
-      between epochs (agents, whose whole run is one program, restart instead); `layout`
-      (rabbitjax.distributed) places the runs and examples on a device mesh.
+    train: (sweep, on_log=None, checkpoints=None, layout=None, programs=None) -> RunResult,
+      its `outputs` filled; with `checkpoints` (rabbitjax.checkpoint.Checkpoints) it resumes
+      and saves between epochs (agents, whose whole run is one program, restart instead);
+      `layout` (rabbitjax.distributed) places the runs and examples on a device mesh;
+      `programs` (rabbitjax.train.mapping.Programs) holds the run's compiled programs.
     num_logs: entries in the history (epochs, logged chunks, updates).
     log_unit: what one entry is: "epoch", "chunk" (of environment steps) or "update".
     tuning: the machine-dependent choices it runs with (logged and recorded).
@@ -96,10 +97,11 @@ class Exercise:
     return make_sweep(seeds, defaults, dict(variant.get("sweep", {}) or {}))
 
 
-def _with_outputs(result: RunResult, describe: Describe | None) -> RunResult:
+def _with_outputs(result: RunResult, describe: Describe | None, tuning: Tuning) -> RunResult:
   if describe is None:
     return result
-  outputs = distributed.to_host(jax.jit(over_runs(describe, 0, 0))(result.state))
+  per_run = over_runs(describe, 0, 0, vmap=tuning.vmap)
+  outputs = distributed.to_host(jax.jit(per_run)(result.state))
   return dataclasses.replace(result, outputs={k: np.asarray(v) for k, v in outputs.items()})
 
 
@@ -107,15 +109,17 @@ def supervised_trainer(task: Task, num_epochs: int, tuning: Tuning, *,
                        data=None, make_data: MakeData | None = None,
                        describe: Describe | None = None, plot=None,
                        model_summary: str | None = None) -> Trainer:
-  """A Trainer running the engine's `fit`, with `tuning`'s batches and seeds-at-once."""
+  """A Trainer running the engine's `fit` with `tuning`'s arguments."""
   task = dataclasses.replace(task, eval_batch_size=tuning.eval_batch_size,
-                             microbatch_size=tuning.microbatch_size)
+                             microbatch_size=tuning.microbatch_size,
+                             weighted_sum=tuning.weighted_sum)
 
-  def train(sweep: Sweep, on_log: OnLog | None = None, checkpoints=None,
-            layout=None) -> RunResult:
+  def train(sweep: Sweep, on_log: OnLog | None = None, checkpoints=None, layout=None,
+            programs=None) -> RunResult:
     result = fit(task, sweep, num_epochs, data=data, make_data=make_data, on_epoch=on_log,
-                 seeds_at_once=tuning.seeds_at_once, checkpoints=checkpoints, layout=layout)
-    return _with_outputs(result, describe)
+                 seeds_at_once=tuning.seeds_at_once, checkpoints=checkpoints, layout=layout,
+                 vmap=tuning.vmap, programs=programs)
+    return _with_outputs(result, describe, tuning)
 
   return Trainer(train=train, num_logs=num_epochs, log_unit="epoch", tuning=tuning, plot=plot,
                  model_summary=model_summary,
@@ -130,14 +134,14 @@ def agent_trainer(agent_train: Callable, num_logs: int, log_unit: str, tuning: T
   it are then passed to `on_log`.
   """
 
-  def train(sweep: Sweep, on_log: OnLog | None = None, checkpoints=None,
-            layout=None) -> RunResult:
-    del checkpoints  # one program per sweep: an interrupted agent run starts again
-    result = train_agents(agent_train, sweep, layout)
+  def train(sweep: Sweep, on_log: OnLog | None = None, checkpoints=None, layout=None,
+            programs=None) -> RunResult:
+    del checkpoints, programs  # one program per sweep: an interrupted agent run starts again
+    result = train_agents(agent_train, sweep, layout, tuning.vmap)
     for entry in range(1, num_logs + 1):
       if on_log is not None and (entry % max(1, num_logs // lines) == 0 or entry == num_logs):
         on_log(entry, {metric: values[entry - 1] for metric, values in result.history.items()})
-    return _with_outputs(result, describe)
+    return _with_outputs(result, describe, tuning)
 
   return Trainer(train=train, num_logs=num_logs, log_unit=log_unit, tuning=tuning, plot=plot,
                  logs_live=False, centre="iqm")

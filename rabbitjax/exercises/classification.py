@@ -4,8 +4,6 @@ Which network, dataset and loss a run uses are config values; the variants of ea
 are override dicts in its config file.
 """
 
-import functools
-
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -13,19 +11,26 @@ from flax import linen as nn
 
 from rabbitjax import config as rules
 from rabbitjax import tuning
-from rabbitjax.data import LOGIC_GATES, load_split, logic_gate, split
+from rabbitjax.data import (LOGIC_GATES, SUPPORTED_DATASETS, load_split, logic_gate,
+                            num_classes, split)
 from rabbitjax.exercises.base import Exercise, Trainer, supervised_trainer
 from rabbitjax.models import MLP, CifarCNN, MnistCNN
 from rabbitjax.models.activations import ACTIVATIONS
 from rabbitjax.models.initializers import KERNEL_INITS
-from rabbitjax.train import OPTIMIZERS, Task, accuracy, make_optimizer, softmax_cross_entropy
+from rabbitjax.train import OPTIMIZERS, Task, accuracy, softmax_cross_entropy
 from rabbitjax.train.losses import binary_accuracy, sigmoid_binary_cross_entropy
 
-# The CNNs, each with the one dataset whose images it is built for.
-CNNS = {"mnist_cnn": (MnistCNN, "mnist"), "cifar_cnn": (CifarCNN, "cifar10")}
-MODELS = ("mlp", *CNNS)
-# Dataset -> classes; the logic gates have one sigmoid output.
-CLASSES = {"mnist": 10, "cifar10": 10, "iris": 3, **{gate: 1 for gate in LOGIC_GATES}}
+# config.model names a class of rabbitjax/models/classifiers.py; each CNN takes one dataset.
+MODELS = {"MLP": MLP, "MnistCNN": MnistCNN, "CifarCNN": CifarCNN}
+CNN_DATASETS = {"MnistCNN": "mnist", "CifarCNN": "cifar10"}
+DATASETS = (*SUPPORTED_DATASETS, *LOGIC_GATES)
+
+
+def outputs_of(dataset: str) -> int:
+  """The network's outputs for `dataset`: its classes, or one sigmoid output for a gate."""
+  return 1 if dataset in LOGIC_GATES else num_classes(dataset)
+
+
 # loss name -> (per-example loss, its accuracy metric)
 LOSSES = {
     "softmax_cross_entropy": (softmax_cross_entropy, accuracy),
@@ -33,12 +38,12 @@ LOSSES = {
 }
 
 FIELDS = {
-    "dataset": rules.one_of(CLASSES),
+    "dataset": rules.one_of(DATASETS),
     "one_hot": rules.BOOLEAN,
     "max_examples": rules.integer(0, "0: all"),
     "split_seed": rules.integer(0),
     "model": rules.one_of(MODELS),
-    "conv_impl": rules.one_of(tuning.CONV_CHOICES),
+    "conv_formulation": rules.one_of(tuning.CONV_FORMULATIONS),
     "precision": rules.one_of(tuning.PRECISIONS),
     "kernel_init": rules.one_of(KERNEL_INITS),
     "microbatch_size": rules.AUTOMATIC_OR_COUNT,
@@ -61,30 +66,34 @@ def check(config: ml_collections.ConfigDict) -> None:
   if config.microbatch_size and config.batch_size % config.microbatch_size:
     raise rules.ConfigError(f"config.microbatch_size={config.microbatch_size!r} is invalid: must "
                             f"divide config.batch_size={config.batch_size}")
-  if config.conv_impl != "auto" and tuning.conv_precision(config.conv_impl) != config.precision:
-    raise rules.ConfigError(f"config.conv_impl={config.conv_impl!r} does not compute in "
+  if config.conv_formulation == "winograd" and config.precision != "float32":
+    raise rules.ConfigError("config.conv_formulation='winograd' computes in float32 only, not "
                             f"config.precision={config.precision!r}")
-  if config.model in CNNS and CNNS[config.model][1] != config.dataset:
-    raise rules.ConfigError(f"config.model={config.model!r} takes {CNNS[config.model][1]} images, "
-                            f"not config.dataset={config.dataset!r}")
-  if config.model != "mlp":
+  if config.conv_formulation in ("im2col", "winograd") and not config.fast:
+    raise rules.ConfigError(f"config.conv_formulation={config.conv_formulation!r} is on the fast "
+                            "path, which config.fast=False switches off")
+  if config.model in CNN_DATASETS and CNN_DATASETS[config.model] != config.dataset:
+    raise rules.ConfigError(f"config.model={config.model!r} takes {CNN_DATASETS[config.model]} "
+                            f"images, not config.dataset={config.dataset!r}")
+  if config.model != "MLP":
     return
   binary = config.dataset in LOGIC_GATES
   wanted_loss = "binary_cross_entropy" if binary else "softmax_cross_entropy"
   if config.loss != wanted_loss:
     raise rules.ConfigError(f"config.loss={config.loss!r} does not fit config.dataset="
                             f"{config.dataset!r}: use {wanted_loss!r}")
-  if config.outputs != CLASSES[config.dataset]:
+  if config.outputs != outputs_of(config.dataset):
     raise rules.ConfigError(f"config.outputs={config.outputs!r} does not fit config.dataset="
-                            f"{config.dataset!r}: it has {CLASSES[config.dataset]} "
+                            f"{config.dataset!r}: it has {outputs_of(config.dataset)} "
                             f"{'sigmoid output' if binary else 'classes'}")
 
 
-def make_model(config: ml_collections.ConfigDict, conv_impl: str | None) -> nn.Module:
-  if config.model in CNNS:
-    return CNNS[config.model][0](conv_impl=conv_impl, kernel_init=config.kernel_init)
+def make_model(config: ml_collections.ConfigDict, chosen: tuning.Tuning) -> nn.Module:
+  """config.model built with the layers `chosen` says."""
+  if config.model in CNN_DATASETS:
+    return MODELS[config.model](kernel_init=config.kernel_init, layers=chosen.layers)
   return MLP(hidden=tuple(config.hidden), outputs=config.outputs, activation=config.activation,
-             dropout=config.dropout, kernel_init=config.kernel_init)
+             dropout=config.dropout, kernel_init=config.kernel_init, layers=chosen.layers)
 
 
 def load_data(config: ml_collections.ConfigDict, data_dir: str | None):
@@ -104,14 +113,13 @@ def load_data(config: ml_collections.ConfigDict, data_dir: str | None):
 
 
 def decide_tuning(config: ml_collections.ConfigDict) -> tuning.Tuning:
-  return tuning.decide(has_conv=config.model in CNNS, batch_size=config.batch_size,
-                       conv_impl=config.conv_impl, precision=config.precision,
+  return tuning.decide(fast=config.fast, has_conv=config.model in CNN_DATASETS,
+                       conv_formulation=config.conv_formulation, precision=config.precision,
                        microbatch_size=config.microbatch_size,
                        seeds_at_once=config.seeds_at_once, eval_batch_size=config.eval_batch_size,
                        default_eval_batch_size=1000)
 
 
-@functools.cache  # variants of one model (the perceptron's gates) share it
 def _model_summary(model: nn.Module, input_shape: tuple[int, ...], dtype) -> str:
   # Plain text (no terminal colour codes), as the file it is written to wants.
   return nn.tabulate(model, jax.random.key(0), compute_flops=False,
@@ -123,9 +131,8 @@ def make_trainer(config: ml_collections.ConfigDict, data) -> Trainer:
   """The classifier of `config` trained on `data` = (train, test) by the engine."""
   chosen = decide_tuning(config)
   loss, metric = LOSSES[config.loss]
-  task = Task(model=make_model(config, chosen.conv_impl), loss=loss,
-              optimizer=make_optimizer(config.optimizer), batch_size=config.batch_size,
-              metrics={"accuracy": metric})
+  task = Task(model=make_model(config, chosen), loss=loss, optimizer=config.optimizer,
+              batch_size=config.batch_size, metrics=(("accuracy", metric),))
   summary = _model_summary(task.model, data[0].inputs.shape[1:], data[0].inputs.dtype)
   describe = None
   if config.dataset in LOGIC_GATES:  # the course prints the gate's outputs on its 4 inputs

@@ -11,7 +11,7 @@ from rabbitjax.data import polynomial_regression
 from rabbitjax.exercises.base import Exercise, Trainer, supervised_trainer
 from rabbitjax.models import PolynomialRegression, polynomial_coefficients
 from rabbitjax.models.initializers import KERNEL_INITS
-from rabbitjax.train import OPTIMIZERS, Task, make_optimizer, mean_squared_error
+from rabbitjax.train import OPTIMIZERS, Task, mean_squared_error
 
 FIELDS = {
     "coefficients": rules.numbers(min_length=2),
@@ -53,10 +53,11 @@ def make_trainer(config: ml_collections.ConfigDict) -> Trainer:
 
   task = Task(model=PolynomialRegression(degree=len(config.coefficients) - 1,
                                          kernel_init=config.kernel_init),
-              loss=mean_squared_error, optimizer=make_optimizer(config.optimizer),
+              loss=mean_squared_error, optimizer=config.optimizer,
               batch_size=config.batch_size)
-  return supervised_trainer(task, config.num_epochs, tuning.decide(eval_batch_size=config.num_test),
-                            make_data=make_data, describe=describe, plot=plot_fits)
+  chosen = tuning.decide(fast=config.fast, eval_batch_size=config.num_test)
+  return supervised_trainer(task, config.num_epochs, chosen, make_data=make_data,
+                            describe=describe, plot=plot_fits)
 
 
 def plot_fits(result, workdir) -> list:

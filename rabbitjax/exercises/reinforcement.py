@@ -91,8 +91,8 @@ def make_q_learning_trainer(config: ml_collections.ConfigDict) -> Trainer:
     return [path]
 
   train = make_q_learning(q_learning_params(config), env, env_params)
-  return agent_trainer(train, config.num_logs, "chunk", tuning.decide(), describe=describe,
-                       plot=plot)
+  return agent_trainer(train, config.num_logs, "chunk", tuning.decide(fast=config.fast),
+                       describe=describe, plot=plot)
 
 
 def make_q_approx_trainer(config: ml_collections.ConfigDict) -> Trainer:
@@ -102,7 +102,7 @@ def make_q_approx_trainer(config: ml_collections.ConfigDict) -> Trainer:
                          num_envs=config.num_envs, optimizer=config.optimizer,
                          target_period=config.target_period)
   return agent_trainer(make_q_approx(params, env, env.default_params), config.num_logs, "chunk",
-                       tuning.decide())
+                       tuning.decide(fast=config.fast))
 
 
 def check_reinforce(config: ml_collections.ConfigDict) -> None:
@@ -120,7 +120,7 @@ def make_reinforce_trainer(config: ml_collections.ConfigDict) -> Trainer:
       episodes_per_update=config.episodes_per_update, num_updates=config.num_updates,
       return_window=RETURN_WINDOW, probes=PROBES)
   return agent_trainer(make_reinforce(params, env, env.default_params), config.num_updates,
-                       "update", tuning.decide())
+                       "update", tuning.decide(fast=config.fast))
 
 
 Q_LEARNING = Exercise("q_learning", rules.Schema(

@@ -13,7 +13,6 @@ from rabbitjax.train import (
     OPTIMIZERS,
     Task,
     bit_accuracy,
-    make_optimizer,
     mean_squared_error,
     sequence_accuracy,
 )
@@ -47,10 +46,11 @@ def make_trainer(config: ml_collections.ConfigDict) -> Trainer:
   model = BinaryAdder(SimpleRNN(units=config.units, activation=config.activation,
                                 dropout=config.dropout, recurrent_dropout=config.recurrent_dropout,
                                 unroll=config.unroll))
-  task = Task(model=model, loss=mean_squared_error, optimizer=make_optimizer(config.optimizer),
+  task = Task(model=model, loss=mean_squared_error, optimizer=config.optimizer,
               batch_size=config.batch_size,
-              metrics={"bit_accuracy": bit_accuracy, "sequence_accuracy": sequence_accuracy})
-  chosen = tuning.decide(eval_batch_size=config.eval_batch_size, default_eval_batch_size=1024)
+              metrics=(("bit_accuracy", bit_accuracy), ("sequence_accuracy", sequence_accuracy)))
+  chosen = tuning.decide(fast=config.fast, eval_batch_size=config.eval_batch_size,
+                         default_eval_batch_size=1024)
   return supervised_trainer(task, config.num_epochs, chosen, make_data=make_data)
 
 

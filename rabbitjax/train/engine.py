@@ -18,41 +18,47 @@ from flax import struct
 
 from rabbitjax.data import Dataset, num_examples, take
 from rabbitjax.distributed import shard_examples
-from rabbitjax.train.optimizers import optimizer_step
+from rabbitjax.train.optimizers import make_optimizer, optimizer_step
 
 PerExampleFn = Callable[[jax.Array, jax.Array], jax.Array]
 Metrics = dict[str, jax.Array]
+
+
+def weighted_sum(values: jax.Array, weights: jax.Array) -> jax.Array:
+  """sum_i values[i] * weights[i] over a batch: a loss or a metric, 0 on the padding."""
+  return jnp.sum(values * weights)
 
 
 @dataclasses.dataclass(frozen=True)
 class Task:
   """What the engine needs to train one model; exercises differ only in these values.
 
+  A Task is a value (equal tasks hash equal), so runs of equal tasks share compiled programs.
+
   Attributes:
     model: a Linen module called as `model.apply(variables, inputs, train=...)`.
     loss: per-example loss (outputs, targets) -> (batch,), minimised.
-    optimizer: from `make_optimizer`: its update takes the run's `learning_rate`.
+    optimizer: a name from `OPTIMIZERS`; its update takes the run's `learning_rate`.
     batch_size: training minibatch size; the last batch of an epoch may be partial (as in Keras).
     eval_batch_size: minibatch size for evaluation, bounds its memory.
-    metrics: extra per-example metrics reported beside the loss, e.g. {"accuracy": accuracy}.
+    metrics: extra per-example metrics reported beside the loss, as (name, fn) pairs, e.g.
+      (("accuracy", accuracy),).
     shuffle: reshuffle the training set every epoch (Keras' default).
     microbatch_size: if set, each step's gradient is accumulated over micro-batches of this
       many examples (it must divide batch_size): the same gradient as the whole batch.
-      `rabbitjax.tuning` decides it, and eval_batch_size, per backend.
+    weighted_sum: (values, weights) -> their weighted sum, `weighted_sum` or a drop-in.
+    `rabbitjax.tuning` decides the last three, and eval_batch_size, per backend.
   """
 
   model: nn.Module
   loss: PerExampleFn
-  optimizer: optax.GradientTransformation
+  optimizer: str
   batch_size: int
   eval_batch_size: int = 1024
-  metrics: Mapping[str, PerExampleFn] = dataclasses.field(default_factory=dict)
+  metrics: tuple[tuple[str, PerExampleFn], ...] = ()
   shuffle: bool = True
   microbatch_size: int | None = None
-
-  def __hash__(self):  # by value, `metrics` by its items: equal tasks share compiled programs
-    return hash(tuple(tuple(sorted(value.items())) if isinstance(value, Mapping) else value
-                      for value in (getattr(self, f.name) for f in dataclasses.fields(self))))
+  weighted_sum: Callable[[jax.Array, jax.Array], jax.Array] = weighted_sum
 
 
 @struct.dataclass
@@ -69,8 +75,8 @@ def create_train_state(task: Task, key: jax.Array, sample_inputs: jax.Array, hpa
   """Initialises one run: parameters from `key`; `hparams` are the run's swept values."""
   init_key, run_key = jax.random.split(key)
   params = task.model.init(init_key, sample_inputs, train=False)["params"]
-  return TrainState(params=params, opt_state=task.optimizer.init(params), key=run_key,
-                    hparams=dict(hparams))
+  opt_state = make_optimizer(task.optimizer).init(params)
+  return TrainState(params=params, opt_state=opt_state, key=run_key, hparams=dict(hparams))
 
 
 def batch_plan(size: int, batch_size: int, key: jax.Array | None = None):
@@ -118,14 +124,12 @@ def minibatches(data: Dataset, batch_size: int, key: jax.Array | None = None):
 
 def _per_example_metrics(task: Task, outputs, targets) -> Metrics:
   values = {"loss": task.loss(outputs, targets)}
-  values.update({name: fn(outputs, targets) for name, fn in task.metrics.items()})
+  values.update({name: fn(outputs, targets) for name, fn in task.metrics})
   return values
 
 
-def _weighted_sums(values: Metrics, weights) -> Metrics:
-  # A dot rather than sum(value * weights): XLA:CPU hands that reduce to a slow library fusion,
-  # which made a 40-run regression sweep ~30% slower (BUILD_NOTES.md, "engine speed").
-  sums = {name: jnp.dot(value, weights) for name, value in values.items()}
+def _weighted_sums(task: Task, values: Metrics, weights) -> Metrics:
+  sums = {name: task.weighted_sum(value, weights) for name, value in values.items()}
   sums["count"] = jnp.sum(weights)
   return sums
 
@@ -144,7 +148,7 @@ def train_step(task: Task, state: TrainState, batch: Dataset, weights, dropout_k
         {"params": params}, batch.inputs, train=True, rngs={"dropout": dropout_key}
     )
     values = _per_example_metrics(task, outputs, batch.targets)
-    return jnp.dot(values["loss"], weights), values
+    return task.weighted_sum(values["loss"], weights), values
 
   grad_fn = jax.grad(weighted_loss_sum, has_aux=True)
   num_micro = 1 if task.microbatch_size is None else task.batch_size // task.microbatch_size
@@ -166,9 +170,9 @@ def train_step(task: Task, state: TrainState, batch: Dataset, weights, dropout_k
   # Dividing by the batch's total weight after summing keeps micro-batching exact.
   total_weight = jnp.sum(weights)
   grads = jax.tree.map(lambda grad: grad / total_weight, grads)
-  params, opt_state = optimizer_step(task.optimizer, state.params, state.opt_state, grads,
-                                     state.hparams["learning_rate"])
-  return state.replace(params=params, opt_state=opt_state), _weighted_sums(values, weights)
+  params, opt_state = optimizer_step(make_optimizer(task.optimizer), state.params,
+                                     state.opt_state, grads, state.hparams["learning_rate"])
+  return state.replace(params=params, opt_state=opt_state), _weighted_sums(task, values, weights)
 
 
 def train_epoch(task: Task, state: TrainState, data: Dataset, shuffle_key: jax.Array):
@@ -182,7 +186,8 @@ def train_epoch(task: Task, state: TrainState, data: Dataset, shuffle_key: jax.A
 
   def step(state, xs):
     batch_index, batch, batch_weights = xs
-    return train_step(task, state, batch, batch_weights, jax.random.fold_in(dropout_key, batch_index))
+    batch_key = jax.random.fold_in(dropout_key, batch_index)
+    return train_step(task, state, batch, batch_weights, batch_key)
 
   xs = (jnp.arange(weights.shape[0]), batches, weights)
   state, batch_sums = jax.lax.scan(step, state, xs)
@@ -196,7 +201,8 @@ def evaluate(task: Task, params, data: Dataset) -> Metrics:
   def step(carry, xs):
     batch, batch_weights = shard_examples(xs)
     outputs = task.model.apply({"params": params}, batch.inputs, train=False)
-    return carry, _weighted_sums(_per_example_metrics(task, outputs, batch.targets), batch_weights)
+    return carry, _weighted_sums(task, _per_example_metrics(task, outputs, batch.targets),
+                                 batch_weights)
 
   _, batch_sums = jax.lax.scan(step, None, (batches, weights))
   return _means(batch_sums)

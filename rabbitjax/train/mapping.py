@@ -1,69 +1,57 @@
 """Runs mapped over seeds, hyper-parameter points and devices, and their compiled programs.
 
 `over_runs` lays a one-run function over the sweep's (seed, point) axes; `placement` puts the
-seed axis on the devices of a mesh (`rabbitjax.distributed`); `compiled` keeps each program
-for the process, so variants of one shape compile once.
+seed axis on the devices of a mesh (`rabbitjax.distributed`); a run's `Programs` keeps what it
+compiled, so its variants of one shape compile once.
 """
 
 import contextlib
 
 import jax
-import jax.numpy as jnp
 
 from rabbitjax import distributed
 from rabbitjax.distributed import Layout
 
 
-_PROGRAMS: dict = {}
+class Programs:
+  """The compiled programs of one run (an experiment's variants), by what they were built from.
 
+  `get(fn, static_key, *args)` is `jax.jit(fn).lower(*args).compile()`, compiled once per
+  `static_key` (a value naming everything `fn` closes over, e.g. the Task) and the arguments'
+  types and placements: variants of one shape and model (the perceptron's OR, AND and XOR)
+  trace, lower and load one program.
+  """
 
-def compiled(fn, static_key, *args, donate_argnums=()):
-  """`jax.jit(fn).lower(*args).compile()`, kept for this process by `static_key` (everything
-  `fn` closes over) and the arguments' types and placements: variants of one shape and model
-  (the perceptron's OR, AND and XOR) trace, lower and load their program once."""
-  leaves, structure = jax.tree.flatten(args)
-  key = (static_key, structure, donate_argnums,
-         tuple((jax.typeof(leaf), getattr(leaf, "sharding", None)) for leaf in leaves))
-  if key not in _PROGRAMS:
-    _PROGRAMS[key] = jax.jit(fn, donate_argnums=donate_argnums).lower(*args).compile()
-  return _PROGRAMS[key]
+  def __init__(self):
+    self._compiled = {}
 
+  def __len__(self) -> int:
+    return len(self._compiled)
 
-def _map_axis(fn, in_axes, spmd_axis_name=None):
-  """`jax.vmap(fn, in_axes)` with in_axes entries 0 or None, except that an axis of size 1 is
-  squeezed and restored rather than vmapped: a vmapped single run ran the MNIST CNN step 12-18%
-  slower (XLA:CPU's batched matmuls of batch 1)."""
-  batched = jax.vmap(fn, in_axes=in_axes, spmd_axis_name=spmd_axis_name)
-
-  def mapped(*args):
-    axes = in_axes if isinstance(in_axes, (tuple, list)) else (in_axes,) * len(args)
-    sizes = {leaf.shape[0] for arg, axis in zip(args, axes) if axis == 0
-             for leaf in jax.tree.leaves(arg)}
-    if sizes != {1}:
-      return batched(*args)
-    squeezed = [jax.tree.map(lambda leaf: leaf[0], arg) if axis == 0 else arg
-                for arg, axis in zip(args, axes)]
-    # jnp.asarray: as vmap would, outputs that are Python scalars come back as arrays.
-    return jax.tree.map(lambda leaf: (leaf if hasattr(leaf, "ndim") else jnp.asarray(leaf))[None],
-                        fn(*squeezed))
-
-  return mapped
+  def get(self, fn, static_key, *args, donate_argnums=()):
+    leaves, structure = jax.tree.flatten(args)
+    key = (static_key, structure, donate_argnums,
+           tuple((jax.typeof(leaf), getattr(leaf, "sharding", None)) for leaf in leaves))
+    if key not in self._compiled:
+      self._compiled[key] = jax.jit(fn, donate_argnums=donate_argnums).lower(*args).compile()
+    return self._compiled[key]
 
 
 def over_runs(fn, seed_axes, point_axes, seeds_at_once: int | None = None,
-              layout: Layout | None = None):
+              layout: Layout | None = None, vmap=jax.vmap):
   """Maps `fn` over points (inner axis) and seeds (outer): results lead with (seed, point).
 
-  Both axes are vmapped. With `seeds_at_once`, the seed axis is walked by `lax.map` that many
-  seeds at a time (still one program): for a compute-bound model whose activations must stay in
-  cache (the CNNs on CPU), seeds taking turns are 1.4x faster than vmapped (BUILD_NOTES.md).
+  Both axes are mapped by `vmap` (jax.vmap, or a drop-in with its signature). With
+  `seeds_at_once`, the seed axis is walked by `lax.map` that many seeds at a time (still one
+  program): for a compute-bound model whose activations must stay in cache, seeds taking turns
+  can be faster than vmapped (`rabbitjax.tuning` decides).
   With a `layout` whose seed axis spans devices, each device walks its own seeds.
   `seed_axes` entries must be 0 or None.
   """
-  over_points = _map_axis(fn, point_axes)
+  over_points = vmap(fn, point_axes)
   spmd = distributed.seed_axis_name(layout)
   if seeds_at_once is None:
-    return _map_axis(over_points, seed_axes, spmd)
+    return vmap(over_points, seed_axes, spmd_axis_name=spmd)
 
   def over_seeds(*args):
     per_seed = [arg for arg, axis in zip(args, seed_axes) if axis == 0]

@@ -7,8 +7,6 @@ trains runs with different rates under vmap. The arithmetic is optax's own: `opt
 `chain(scale_by_adam(...), scale(-lr))`.
 """
 
-import functools
-
 import jax
 import optax
 
@@ -31,7 +29,6 @@ def scale_by_learning_rate_arg() -> optax.GradientTransformationExtraArgs:
   return optax.GradientTransformationExtraArgs(optax.init_empty_state, update)
 
 
-@functools.cache  # one object per name: equal Tasks, hence shared compiled programs
 def make_optimizer(name: str) -> optax.GradientTransformationExtraArgs:
   """Optimizer `name` (one of OPTIMIZERS); call `update(..., learning_rate=rate)`."""
   return optax.chain(OPTIMIZERS[name](), scale_by_learning_rate_arg())

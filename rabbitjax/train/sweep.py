@@ -22,7 +22,7 @@ from rabbitjax import distributed
 from rabbitjax.data import Dataset
 from rabbitjax.distributed import Layout
 from rabbitjax.train.engine import Task, create_train_state, run_epoch
-from rabbitjax.train.mapping import compiled, over_runs, placement
+from rabbitjax.train.mapping import Programs, over_runs, placement
 
 # Per-run synthetic data: (key, hparams) -> (train, validation).
 MakeData = Callable[[jax.Array, Mapping[str, jax.Array]], tuple[Dataset, Dataset]]
@@ -98,7 +98,8 @@ def fit(task: Task, sweep: Sweep, num_epochs: int, *,
         data: tuple[Dataset, Dataset] | None = None, make_data: MakeData | None = None,
         on_epoch: Callable[[int, dict[str, np.ndarray]], None] | None = None,
         seeds_at_once: int | None = None, checkpoints=None,
-        layout: Layout | None = None) -> RunResult:
+        layout: Layout | None = None, vmap=jax.vmap,
+        programs: Programs | None = None) -> RunResult:
   """Trains every run of `sweep` for `num_epochs`, one compiled program per epoch for all runs.
 
   Give either `data` (one (train, validation) pair shared by all runs, e.g. MNIST) or
@@ -109,10 +110,13 @@ def fit(task: Task, sweep: Sweep, num_epochs: int, *,
   `checkpoints` (a `rabbitjax.checkpoint.Checkpoints`): training resumes from its latest
   checkpoint, and it is shown (epoch, state, history) after every epoch, to save or to stop.
   `layout`: the device mesh (`rabbitjax.distributed`); its seed count must equal the sweep's.
+  `vmap`: maps one run over seeds and points (`over_runs`); `programs`: the run's compiled
+  programs, shared with its other variants (a fresh one when None).
   """
   if (data is None) == (make_data is None):
     raise ValueError("fit needs exactly one of `data` and `make_data`")
   start = time.perf_counter()
+  programs = Programs() if programs is None else programs
   num_seeds, sweep = len(sweep.seeds), _padded(sweep, layout)
   on_mesh, seed_split = placement(layout, len(sweep.seeds))
   with on_mesh():
@@ -120,7 +124,7 @@ def fit(task: Task, sweep: Sweep, num_epochs: int, *,
     keys = jax.vmap(lambda key: jax.random.split(key, 3))(run_keys)
     data_keys, init_keys, shuffle_keys = (keys[:, index] for index in range(3))
     if make_data is not None:
-      make = over_runs(make_data, (0, None), (None, 0), layout=layout)
+      make = over_runs(make_data, (0, None), (None, 0), layout=layout, vmap=vmap)
       train_data, val_data = jax.jit(seed_split(make))(data_keys, hparams)
       data_axis = 0
       sample_inputs = train_data.inputs[0, 0, :1]
@@ -131,9 +135,9 @@ def fit(task: Task, sweep: Sweep, num_epochs: int, *,
       sample_inputs = train_data.inputs[:1]
 
     init = over_runs(functools.partial(create_train_state, task), (0, None, None),
-                     (None, None, 0), layout=layout)
-    state = compiled(seed_split(init), ("init", task, layout), init_keys, sample_inputs,
-                     hparams)(init_keys, sample_inputs, hparams)
+                     (None, None, 0), layout=layout, vmap=vmap)
+    state = programs.get(seed_split(init), ("init", task, layout, vmap), init_keys,
+                         sample_inputs, hparams)(init_keys, sample_inputs, hparams)
     state = jax.block_until_ready(state)
     done, history = 0, {}
     if checkpoints is not None and (restored := checkpoints.restore(state)) is not None:
@@ -144,12 +148,12 @@ def fit(task: Task, sweep: Sweep, num_epochs: int, *,
       epoch_keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(shuffle_keys, epoch)
       one_epoch = functools.partial(run_epoch, task)
       return over_runs(one_epoch, (0, data_axis, data_axis, 0), (0, data_axis, data_axis, None),
-                       seeds_at_once, layout)(state, train_data, val_data, epoch_keys)
+                       seeds_at_once, layout, vmap)(state, train_data, val_data, epoch_keys)
 
     start = time.perf_counter()
-    compiled_epoch = compiled(seed_split(sweep_epoch),
-                              ("epoch", task, data_axis, seeds_at_once, layout), state,
-                              train_data, val_data, shuffle_keys, 0, donate_argnums=0)
+    compiled_epoch = programs.get(seed_split(sweep_epoch),
+                                  ("epoch", task, data_axis, seeds_at_once, layout, vmap), state,
+                                  train_data, val_data, shuffle_keys, 0, donate_argnums=0)
     seconds["compile"] = time.perf_counter() - start
 
   start = time.perf_counter()
@@ -188,7 +192,8 @@ def _first(tree, num_seeds: int):
   return jax.tree.map(lambda leaf: leaf if leaf.shape[0] == num_seeds else leaf[:num_seeds], tree)
 
 
-def train_agents(train: Callable, sweep: Sweep, layout: Layout | None = None) -> RunResult:
+def train_agents(train: Callable, sweep: Sweep, layout: Layout | None = None,
+                 vmap=jax.vmap) -> RunResult:
   """Every run of an agent whose whole training is one scan, as one compiled program:
   `train(key, hparams) -> (final state, history: metric -> (log entries,))`, PureJaxRL-style."""
   start = time.perf_counter()
@@ -198,7 +203,8 @@ def train_agents(train: Callable, sweep: Sweep, layout: Layout | None = None) ->
     keys, hparams = _keys_and_hparams(sweep, layout)
     seconds = {"setup": time.perf_counter() - start}
     start = time.perf_counter()
-    program = jax.jit(seed_split(over_runs(train, (0, None), (None, 0), layout=layout)))
+    program = jax.jit(seed_split(over_runs(train, (0, None), (None, 0), layout=layout,
+                                           vmap=vmap)))
     program = program.lower(keys, hparams).compile()
   seconds["compile"] = time.perf_counter() - start
   start = time.perf_counter()

@@ -1,37 +1,28 @@
-"""A 2-D convolution with a choice of formulation, because XLA:CPU's native one is slow.
+"""Drop-ins for `nn.Conv` and `nn.max_pool` that XLA:CPU runs faster; the same parameters.
 
-Measured on the 2-core CPU (BUILD_NOTES.md, "convolution on CPU"): XLA:CPU's convolution,
-forward + backward, runs 24x slower inside a `lax.scan` (where the engine runs every step) than
-outside one, and even outside a loop it is 3x slower than the im2col formulation here: the
-kernel-size-many shifted views of the input concatenated along channels, then one matmul.
-
-Implementations (`rabbitjax.tuning` chooses one from the backend and the config's precision; the
-model just takes it):
-  'lax':         `lax.conv_general_dilated` (GPUs and TPUs).
-  'lax_bf16':    the same with bfloat16 operands, float32 accumulation and result.
-  'im2col':      shifted views + one float32 matmul; the same numbers as 'lax'.
-  'im2col_bf16': the same with the matmul's operands in bfloat16, accumulated and returned in
-                 float32 (what JAX's default precision does for float32 matmuls on TPU). On a CPU
-                 with AMX-BF16 the conv matmuls run 2-5x faster than in float32 and the whole
-                 CIFAR-10 CNN step ~1.5x; on one with AVX512-BF16 but no AMX, 1.6x slower.
-  'winograd':    float32 Winograd F(2x2, 3x3) for 3x3 kernels on >= 16 input channels (im2col for
-                 the others): 16 multiplications per 2x2 outputs and channel pair instead of 36,
-                 the same numbers as 'lax' to float32 rounding (relative 1e-6). The MNIST CNN's
-                 float32 step 10% faster than im2col on the AMX Xeon; in bfloat16, where AMX makes
-                 the matmuls cheap and the transforms dominate, 2x slower, so float32 only.
+XLA:CPU's own convolution, forward + backward, runs 16-20x slower inside a `lax.scan` (where the
+engine runs every step) than these formulations (BUILD_NOTES.md, "The reference path and the
+XLA:CPU fast path"):
+  'im2col':   the kernel-size-many shifted views of the input concatenated along channels, then
+              one matmul; in float32 the numbers of `lax.conv`, in bfloat16 its operands rounded
+              as `rabbitjax.models.layers.bfloat16_operands` rounds them (float32 accumulation
+              and result).
+  'winograd': float32 Winograd F(2x2, 3x3) for 3x3 kernels: 16 multiplications per 2x2 outputs
+              and channel pair instead of 36, `lax.conv`'s numbers to float32 rounding
+              (relative 1e-6); the MNIST CNN step 1.5x faster than im2col's.
+Which one, in which precision, and below how many input channels Winograd gives way to im2col
+(its tile matmuls' contraction is too short there) are `rabbitjax.tuning.decide`'s choices.
 """
 
 import functools
+from typing import Callable
 
 import jax
 import jax.numpy as jnp
 from flax import linen as nn
 
-from rabbitjax.models.initializers import KERNEL_INITS
-
-IMPLEMENTATIONS = ("lax", "lax_bf16", "im2col", "im2col_bf16", "winograd")
-# Fewer input channels than this and a Winograd tile's matmul has too short a contraction.
-WINOGRAD_MIN_INPUTS = 16
+FORMULATIONS = ("im2col", "winograd")
+PRECISIONS = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
 
 
 def _shifted_views(inputs: jax.Array, kernel_h: int, kernel_w: int, dtype) -> jax.Array:
@@ -250,38 +241,38 @@ def im2col_conv(inputs: jax.Array, kernel: jax.Array, padding: str,
 
 
 class Conv(nn.Module):
-  """nn.Conv's parameters and numbers (stride 1, NHWC, VALID or SAME), formulation selectable."""
+  """`nn.Conv(features, kernel_size, padding=..., kernel_init=...)` (stride 1, NHWC, VALID or
+  SAME, zero bias) computed by `formulation` with matmul operands in `precision`."""
 
   features: int
   kernel_size: tuple = (3, 3)
   padding: str = "VALID"
-  impl: str = "lax"
-  kernel_init: str = "glorot_uniform"  # a name from models/initializers.py
+  kernel_init: Callable = nn.initializers.lecun_normal()
+  formulation: str = "im2col"
+  precision: str = "float32"
+  # Layers with fewer input channels than this use im2col (tuning's choice, with its reason).
+  winograd_min_inputs: int = 0
 
   @nn.compact
   def __call__(self, inputs: jax.Array) -> jax.Array:
-    if self.impl not in IMPLEMENTATIONS:
-      raise ValueError(f"conv impl {self.impl!r} is not one of {', '.join(IMPLEMENTATIONS)}")
-    kernel = self.param("kernel", KERNEL_INITS[self.kernel_init],
+    if self.formulation not in FORMULATIONS:
+      raise ValueError(f"conv formulation {self.formulation!r} is not one of "
+                       f"{', '.join(FORMULATIONS)}")
+    if self.formulation == "winograd" and self.precision != "float32":
+      raise ValueError("the Winograd convolution computes in float32 only")
+    kernel = self.param("kernel", self.kernel_init,
                         (*self.kernel_size, inputs.shape[-1], self.features))
     bias = self.param("bias", nn.initializers.zeros_init(), (self.features,))
-    if self.impl in ("lax", "lax_bf16"):
-      dtype = jnp.bfloat16 if self.impl == "lax_bf16" else inputs.dtype
-      outputs = jax.lax.conv_general_dilated(inputs.astype(dtype), kernel.astype(dtype), (1, 1),
-                                             self.padding, preferred_element_type=jnp.float32,
-                                             dimension_numbers=("NHWC", "HWIO", "NHWC"))
-    elif (self.impl == "winograd" and tuple(self.kernel_size) == (3, 3)
-          and inputs.shape[-1] >= WINOGRAD_MIN_INPUTS):
+    if (self.formulation == "winograd" and tuple(self.kernel_size) == (3, 3) and inputs.shape[-1] >= self.winograd_min_inputs):
       padded = _same_padding(inputs, 3, 3) if self.padding == "SAME" else inputs
       outputs = winograd_conv(padded.astype(jnp.float32), kernel.astype(jnp.float32))
     else:
-      dtype = jnp.bfloat16 if self.impl == "im2col_bf16" else jnp.float32
-      outputs = im2col_conv(inputs, kernel, self.padding, dtype)
+      outputs = im2col_conv(inputs, kernel, self.padding, PRECISIONS[self.precision])
     return outputs + bias
 
 
 def max_pool_2x2(inputs: jax.Array) -> jax.Array:
-  """2x2 max-pool, stride 2, VALID, NHWC, as a reshape and a max (nn.max_pool's numbers).
+  """`rabbitjax.models.layers.max_pool_2x2` (stride 2, VALID, NHWC) as a reshape and a max.
 
   On XLA:CPU this is faster than `reduce_window` forwards, and its gradient is elementwise
   rather than a select-and-scatter: 12-19% off a whole MNIST CNN training step.
