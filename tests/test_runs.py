@@ -340,14 +340,19 @@ def uninterrupted_rnn(tmp_path_factory):
   return final_numbers(workdir)
 
 
+def _stop(process, stop_signal: signal.Signals) -> None:
+  """Sends `stop_signal`; the run must end with one line and exit status 128 + the signal."""
+  process.send_signal(stop_signal)
+  stdout, stderr = process.communicate(timeout=120)
+  assert process.returncode == 128 + stop_signal, stderr[-2000:]
+  line = one_error_line(subprocess.CompletedProcess([], process.returncode, stdout, stderr))
+  assert f"stopped by {stop_signal.name}" in line and "rerun the same command to resume" in line
+
+
 def test_sigint_stops_with_one_line_and_the_rerun_resumes_exactly(uninterrupted_rnn, tmp_path):
   process = _start(tmp_path, *RNN_FLAGS)
   _wait_for(process, "checkpoint saved at epoch 2")
-  process.send_signal(signal.SIGINT)
-  stdout, stderr = process.communicate(timeout=120)
-  assert process.returncode == 130, stderr[-2000:]
-  line = one_error_line(subprocess.CompletedProcess([], 130, stdout, stderr))
-  assert "stopped by SIGINT" in line and "rerun the same command to resume" in line
+  _stop(process, signal.SIGINT)
   resumed = launch(*RNN_FLAGS, workdir=tmp_path)
   assert resumed.returncode == 0 and "resumed from the checkpoint at epoch" in resumed.stdout
   assert final_numbers(tmp_path) == uninterrupted_rnn
@@ -359,11 +364,7 @@ def test_sigterm_stops_the_course_launcher_with_one_line_and_status_143(tmp_path
   process = _start(tmp_path, "--tier=quick", "--parts=rnn_binary_addition",
                    launcher="experiments.course")
   _wait_for(process, "] epoch")
-  process.send_signal(signal.SIGTERM)
-  stdout, stderr = process.communicate(timeout=120)
-  assert process.returncode == 143, stderr[-2000:]
-  line = one_error_line(subprocess.CompletedProcess([], 143, stdout, stderr))
-  assert "stopped by SIGTERM" in line and "rerun the same command to resume" in line
+  _stop(process, signal.SIGTERM)
 
 
 def test_sigkill_leaves_consistent_records_and_the_rerun_resumes_exactly(uninterrupted_rnn,
