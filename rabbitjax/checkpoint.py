@@ -7,6 +7,7 @@ key, so training on from a checkpoint gives the same numbers, bit for bit, as ne
 
 import pathlib
 import shutil
+import sys
 import time
 
 import jax
@@ -20,6 +21,25 @@ from rabbitjax.stopping import STOP, Interrupted
 # last save is at least _COST_RATIO times what that save took (saving adds at most 2%).
 _FIRST_SAVE_SECONDS = 10.0
 _COST_RATIO = 50.0
+
+def _quiet_abandoned_reads() -> None:
+  """Keep orbax's abandoned read coroutines of a failed restore from printing tracebacks.
+
+  When one array of a checkpoint cannot be read, orbax gives up on the reads still pending; each
+  raises the same error again when it is garbage collected, at any moment later, and Python prints
+  it as "Exception ignored in" with a traceback. The failure has been reported in one line.
+  """
+  previous = sys.unraisablehook
+  if getattr(previous, "quiets_orbax", False):
+    return
+
+  def hook(unraisable):
+    code = getattr(unraisable.object, "cr_code", None)
+    if code is None or "orbax" not in code.co_filename:
+      previous(unraisable)
+  hook.quiets_orbax = True
+  sys.unraisablehook = hook
+
 
 class Checkpoints:
   """One variant's checkpoints under `directory` (orbax, the latest one kept).
@@ -75,6 +95,7 @@ class Checkpoints:
     except Exception as err:  # orbax and TensorStore raise several kinds for damaged files
       self.log(f"warning: the checkpoint at epoch {epoch} in {str(self.directory)!r} cannot be "
                f"read ({io.first_line(err)}); removed, the variant starts over from epoch 0")
+      _quiet_abandoned_reads()
       self._discard()
       return None
     self.saved_epoch = epoch
