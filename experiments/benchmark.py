@@ -35,6 +35,7 @@ from experiments.configs import (
     mnist_dropout_mlp,
     mnist_softmax,
     linear_regression,
+    q_approx,
     q_learning,
     reinforce,
     rnn_binary_addition,
@@ -43,6 +44,7 @@ from rabbitjax import checkpoint, course, distributed, tuning
 from rabbitjax.config import variant_config, variant_names
 from rabbitjax.data import Dataset
 from rabbitjax.exercises import exercise_for
+from rabbitjax.rl import CartPole
 
 FLAGS = flags.FLAGS
 flags.DEFINE_enum("suite", "regression",
@@ -234,28 +236,55 @@ def _train(config):
   return variant, exercise.build(variant).train(exercise.sweep(variant))
 
 
-def rl_benchmark(repeats: int) -> list[dict]:
-  """Env steps per second of 1,024 vmapped tabular Q-learners; 16 REINFORCE seeds end to end."""
+# The seeds CartPole's agents were tuned on, and a second set nobody tuned on.
+RL_SEED_SETS = (0, 100)
+
+
+def _cartpole_row(case: str, variant, result, wall: float) -> dict:
+  """Timings, and the final greedy and training returns per seed, of one CartPole run."""
+  greedy = result.history["greedy_return"][-1, :, 0]
+  training = result.history["episode_return"][-1, :, 0]
+  solved = CartPole.solved_return
+  return {"case": case, "seeds": f"{variant.seed}-{variant.seed + variant.num_seeds - 1}",
+          "compile_s": result.seconds["compile"], "train_s": result.seconds["train"],
+          "wall_s_with_compile": wall,
+          "greedy_solved": f"{int((greedy >= solved).sum())} of {len(greedy)}",
+          "greedy_mean": float(greedy.mean()), "greedy_per_seed": greedy.round(1).tolist(),
+          "training_return_mean": float(training.mean()),
+          "training_return_per_seed": training.round(1).tolist()}
+
+
+def rl_benchmark(repeats: int, patterns: list[str] | None = None) -> list[dict]:
+  """Env steps per second of 1,024 vmapped tabular Q-learners; 16 seeds of each CartPole agent
+  end to end (with compilation), on the tuned seeds and on an untuned set.
+
+  Cases (--cases): "tabular", "pqn", "semi_gradient", "reinforce".
+  """
+  chosen = lambda name: not patterns or any(p.lower() in name for p in patterns)
   rows = []
-  config = q_learning.get_config()
-  config.update(variant="slippery_decaying", num_seeds=1024, sweep={}, total_steps=100_000,
-                num_logs=10)
-  for _ in range(repeats):
-    variant, result = _train(config)
-    steps = variant.num_seeds * variant.total_steps
-    rows.append({"case": "tabular Q-learning, 1024 agents x 100k steps", "compile_s":
-                 result.seconds["compile"], "train_s": result.seconds["train"],
-                 "steps_per_s": steps / result.seconds["train"]})
-  config = reinforce.get_config()
-  config.variant = "baseline"
-  for _ in range(repeats):
-    start = time.perf_counter()
-    variant, result = _train(config)
-    episodes = variant.num_seeds * variant.num_updates * variant.episodes_per_update
-    rows.append({"case": f"REINFORCE CartPole, {variant.num_seeds} seeds x {episodes // 16} "
-                 "episodes", "compile_s": result.seconds["compile"],
-                 "train_s": result.seconds["train"],
-                 "wall_s_with_compile": time.perf_counter() - start})
+  if chosen("tabular"):
+    config = q_learning.get_config()
+    config.update(variant="slippery_decaying", num_seeds=1024, sweep={}, total_steps=100_000,
+                  num_logs=10)
+    for _ in range(repeats):
+      variant, result = _train(config)
+      steps = variant.num_seeds * variant.total_steps
+      rows.append({"case": "tabular Q-learning, 1024 agents x 100k steps", "compile_s":
+                   result.seconds["compile"], "train_s": result.seconds["train"],
+                   "steps_per_s": steps / result.seconds["train"]})
+  agents = [(q_approx, "pqn", "pqn"), (q_approx, "target_network", "semi_gradient"),
+            (q_approx, "no_target_network", "semi_gradient"), (reinforce, "baseline", "reinforce")]
+  for module, name, case in agents:
+    if not chosen(case):
+      continue
+    for seed in RL_SEED_SETS:
+      config = module.get_config()
+      config.update(variant=name, seed=seed)
+      for _ in range(repeats):
+        start = time.perf_counter()
+        variant, result = _train(config)
+        rows.append(_cartpole_row(f"{module.__name__.rsplit('.', 1)[-1]}/{name}, CartPole",
+                                  variant, result, time.perf_counter() - start))
   return rows
 
 
@@ -330,7 +359,7 @@ def main(argv):
   del argv
   logging.set_verbosity(logging.WARNING)  # orbax logs every checkpoint at INFO
   if FLAGS.suite == "rl":
-    rows = rl_benchmark(FLAGS.repeats)
+    rows = rl_benchmark(FLAGS.repeats, FLAGS.cases)
     print(f"machine: {machine()}")
     for row in rows:
       print(" | ".join(f"{k}: {v:.4g}" if isinstance(v, float) else f"{k}: {v}"

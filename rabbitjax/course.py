@@ -20,6 +20,7 @@ from rabbitjax import verdicts
 from rabbitjax.data.synthetic import LOGIC_GATES
 from rabbitjax.io import WorkdirError
 from rabbitjax.report import recorded_finals
+from rabbitjax.rl.environments import CartPole
 
 # Tier -> part -> config overrides (beyond the tier's config mode: "quick" for quick).
 TIERS = ("quick", "standard", "full")
@@ -462,14 +463,33 @@ def _extreme_epsilon_fails(extreme):
   return measure
 
 
+def _greedy_curves(records, part, variant) -> dict[int, np.ndarray]:
+  if "greedy_return" not in records[part]["history"].get(variant, {}).get("metrics", {}):
+    raise NotMeasured(f"{part}/{variant} was recorded without greedy evaluation "
+                      "(config.eval_episodes=0, or records from before it): rerun it")
+  return _curves(records, part, variant, "greedy_return")
+
+
 def _agent_learns(part, variant, what):
+  """Decided on the greedy policy (epsilon 0, or the most probable action) played on evaluation
+  episodes of its own, as the field judges an agent; the training's returns are shown beside."""
   def measure(records, tier):
-    curves = _curves(records, part, variant, "episode_return")
-    start = {seed: curve[0, 0] for seed, curve in curves.items()}
-    end = {seed: np.mean(curve[-10:, 0]) for seed, curve in curves.items()}
-    return Measured(f"{what}: episode return at the first log entry {_mean(start)}, over the "
-                    f"last 10 {_mean(end)}; effect: the rise",
-                    verdicts.direction(_paired(end, start)))
+    curves = _greedy_curves(records, part, variant)
+    first = {seed: curve[0, 0] for seed, curve in curves.items()}
+    last = {seed: curve[-1, 0] for seed, curve in curves.items()}
+    training = _final(records, part, variant, "episode_return")
+    return Measured(f"{what}: greedy return at the first log entry {_mean(first)}, at the last "
+                    f"{_mean(last)} (returns while training, at the last: {_mean(training)}); "
+                    "effect: the rise", verdicts.direction(_paired(last, first)))
+  return measure
+
+
+def _agent_solves(part, variant, what):
+  def measure(records, tier):
+    last = np.array([curve[-1, 0] for curve in _greedy_curves(records, part, variant).values()])
+    return Measured(f"{what}: the greedy return of the final evaluation; claim: mean >= "
+                    f"{CartPole.solved_return:g} (gymnasium's threshold)",
+                    verdicts.threshold(last, CartPole.solved_return))
   return measure
 
 
@@ -566,12 +586,22 @@ CONCLUSIONS = (
                "q_learning/slippery_constant_curves.png", _extreme_epsilon_fails(0.0)),
     Conclusion("Exploration vs exploitation: always random (epsilon 1) fails.", ("q_learning",),
                "q_learning/slippery_constant_curves.png", _extreme_epsilon_fails(1.0)),
-    Conclusion("Function approximation: a Q-network learns the action values (CartPole-v1).",
-               ("q_approx",), "q_approx/target_network_curves.png",
-               _agent_learns("q_approx", "target_network", "Q-network with a target network")),
+    *(Conclusion(f"Function approximation: a Q-network learns the action values (CartPole-v1): "
+                 f"{what}.", ("q_approx",), f"q_approx/{variant}_curves.png",
+                 _agent_learns("q_approx", variant, what))
+      for variant, what in (("target_network", "the course's semi-gradient Q-learning, target "
+                                               "network"),
+                            ("no_target_network", "the course's semi-gradient Q-learning, no "
+                                                  "target network"),
+                            ("pqn", "PQN"))),
+    Conclusion("A Q-network solves CartPole-v1 (PQN; greedy return >= 475).", ("q_approx",),
+               "q_approx/pqn_curves.png", _agent_solves("q_approx", "pqn", "PQN")),
     Conclusion("Function approximation: a policy network learns the policy (CartPole-v1).",
                ("reinforce",), "reinforce/baseline_curves.png",
                _agent_learns("reinforce", "baseline", "REINFORCE with a baseline, Adam")),
+    Conclusion("A policy network solves CartPole-v1 (REINFORCE with a baseline; greedy return "
+               ">= 475).", ("reinforce",), "reinforce/baseline_curves.png",
+               _agent_solves("reinforce", "baseline", "REINFORCE with a baseline, Adam")),
     Conclusion("Policy gradient theta <- theta + eps * grad J(theta) learns with the plain SGD "
                "step as written.", ("reinforce",), "reinforce/sgd_curves.png",
                _agent_learns("reinforce", "sgd", "REINFORCE, plain SGD")),

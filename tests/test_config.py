@@ -111,6 +111,13 @@ def test_bad_variant_override_is_rejected():
         (q_learning, {"total_steps": 3, "num_logs": 4},
          "config.num_logs=4 is invalid: must divide config.total_steps=3"),
         (q_approx, {"target_period": 0}, "config.target_period=0 is invalid"),
+        (q_approx, {"algorithm": "dqn"}, "config.algorithm='dqn' is invalid"),
+        (q_approx, {"rollout_steps": 3}, "config.rollout_steps=3 is invalid: must divide the "
+                                         "512 steps of each logged chunk (variant 'pqn')"),
+        (q_approx, {"minibatches": 5}, "config.minibatches=5 is invalid: must divide the 1024 "
+                                       "transitions of a rollout (variant 'pqn')"),
+        (reinforce, {"num_logs": 7}, "config.num_logs=7 is invalid: must divide "
+                                     "config.num_updates=300"),
         (reinforce, {"baseline_learning_rate": -1.0}, "config.baseline_learning_rate=-1.0 is "
                                                      "invalid: must be a finite number > 0"),
         (reinforce, {"baseline_learning_rate": float("nan")},

@@ -1,5 +1,7 @@
 """RL: the Bellman update, termination vs truncation, planning, environments vs gymnasium, agents."""
 
+import dataclasses
+
 import chex
 import jax
 import jax.numpy as jnp
@@ -12,9 +14,13 @@ from rabbitjax.exercises import reinforcement
 from rabbitjax.rl import (
     CartPole,
     FrozenLake,
+    PQNParams,
     QLearningParams,
     epsilon_greedy,
+    greedy_return,
     greedy_policy,
+    lambda_returns,
+    make_pqn,
     make_q_learning,
     policy_values,
     q_learning_update,
@@ -147,6 +153,89 @@ def test_discounted_returns():
   np.testing.assert_allclose(discounted_returns(rewards, alive, 0.5)[:, 0], [1.75, 1.5, 1.0, 0.0])
 
 
+def _lambda_returns_by_definition(rewards, next_values, terminated, done, gamma, td_lambda):
+  """G_t as a weighted sum of n-step returns, looped forward from each t (the definition):
+  (1 - lambda) * sum_n lambda^(n-1) G_t^(n), the last n-step return taking the rest of the weight
+  where the rollout or the episode ends."""
+  steps, envs = rewards.shape
+  returns = np.zeros((steps, envs))
+  for env in range(envs):
+    for t in range(steps):
+      total, weight_left, discounted_reward, discount = 0.0, 1.0, 0.0, 1.0
+      for k in range(t, steps):
+        discounted_reward += discount * rewards[k, env]
+        discount *= gamma
+        bootstrap = 0.0 if terminated[k, env] else next_values[k, env]
+        n_step = discounted_reward + discount * bootstrap
+        if done[k, env] or k == steps - 1:
+          total += weight_left * n_step  # the episode or the rollout ends: all remaining weight
+          break
+        total += weight_left * (1 - td_lambda) * n_step
+        weight_left *= td_lambda
+      returns[t, env] = total
+  return returns
+
+
+@pytest.mark.parametrize("td_lambda", [0.0, 0.65, 1.0])
+def test_lambda_returns_against_the_definition(td_lambda):
+  rng = np.random.default_rng(0)
+  rewards = rng.normal(size=(7, 3)).astype(np.float32)
+  next_values = rng.normal(size=(7, 3)).astype(np.float32)
+  terminated = np.zeros((7, 3), bool)
+  truncated = np.zeros((7, 3), bool)
+  terminated[2, 0] = terminated[5, 1] = True  # episodes that end: no value after them
+  truncated[3, 2] = True  # a time limit: the true next state keeps its value
+  done = terminated | truncated
+  expected = _lambda_returns_by_definition(rewards, next_values, terminated, done, 0.9, td_lambda)
+  actual = lambda_returns(rewards, next_values, terminated, done, 0.9, td_lambda)
+  chex.assert_shape(actual, (7, 3))
+  np.testing.assert_allclose(actual, expected, rtol=1e-5, atol=1e-5)
+  if td_lambda == 0.0:  # one-step Q-learning targets
+    np.testing.assert_allclose(actual, rewards + 0.9 * np.where(terminated, 0, next_values),
+                               rtol=1e-6)
+
+
+def test_greedy_return_plays_the_argmax_of_the_scores():
+  env = CartPole()
+  always_right = lambda obs: jnp.stack([jnp.zeros(len(obs)), jnp.ones(len(obs))], -1)
+  mean_return = greedy_return(env, env.default_params, always_right, jax.random.key(0), 4)
+  # Pushing right every step topples the pole within a few dozen steps.
+  assert 5 <= float(mean_return) < 60, mean_return
+
+
+def _tiny_pqn(eval_episodes):
+  params = PQNParams(gamma=0.99, total_steps=1_536, num_logs=6, epsilon_decay_steps=300,
+                     hidden=(32, 32), num_envs=8, eval_episodes=eval_episodes, rollout_steps=16,
+                     epochs=2, minibatches=2)
+  return make_pqn(params, CartPole(), CartPole.default_params)
+
+
+def test_a_tiny_pqn_run_raises_its_greedy_return():
+  # Against the same network never trained (learning rate 0: same seed, so the same initial
+  # weights and evaluation episodes). Early greedy returns of a learning run are too noisy.
+  sweep = make_sweep([0, 1], {"epsilon": 0.2, "learning_rate": 3e-3},
+                     {"learning_rate": (0.0, 3e-3)})
+  greedy = train_agents(_tiny_pqn(eval_episodes=4), sweep).history["greedy_return"]
+  chex.assert_shape(greedy, (6, 2, 2))  # (entries, seeds, points)
+  untrained, trained = greedy[-1, :, 0], greedy[-1, :, 1]
+  assert np.all(trained > np.maximum(2 * untrained, 100)), greedy[-1]
+
+
+def test_evaluation_keys_leave_training_unchanged():
+  # The training's numbers do not depend on how many evaluation episodes are played.
+  params = PQNParams(gamma=0.99, total_steps=64, num_logs=2, epsilon_decay_steps=32,
+                     hidden=(8,), num_envs=4, rollout_steps=16, epochs=1, minibatches=2)
+  sweep = make_sweep([3], {"epsilon": 0.2, "learning_rate": 3e-3})
+  runs = {episodes: train_agents(make_pqn(dataclasses.replace(params, eval_episodes=episodes),
+                                          CartPole(), CartPole.default_params), sweep)
+          for episodes in (0, 3)}
+  assert "greedy_return" not in runs[0].history
+  chex.assert_shape(runs[3].history["greedy_return"], (2, 1, 1))
+  chex.assert_trees_all_equal(runs[3].state, runs[0].state)
+  chex.assert_trees_all_equal({k: v for k, v in runs[3].history.items()
+                               if k != "greedy_return"}, runs[0].history)
+
+
 def _small_q_learning():
   params = QLearningParams(gamma=0.99, total_steps=4_000, num_logs=4, epsilon_decay_steps=2_000)
   return make_q_learning(params, FrozenLake(), FrozenLakeParams(slippery=True))
@@ -165,10 +254,13 @@ def test_same_key_same_training_curves_and_vmapped_seeds_equal_separate_runs():
 
 def test_reinforce_learns_on_a_small_budget():
   config = variant_config(reinforce_config.get_config(), "baseline")
-  config.update(num_updates=40, num_seeds=1)
+  config.update(num_updates=40, num_logs=8, num_seeds=1, eval_episodes=2)
   exercise = reinforcement.REINFORCE
   history = exercise.build(config).train(exercise.sweep(config)).history
+  chex.assert_shape(history["episode_return"], (8, 1, 1))
   returns = history["episode_return"][:, 0, 0]
-  assert returns[-5:].mean() > 2 * returns[:5].mean(), returns
+  assert returns[-2:].mean() > 2 * returns[:2].mean(), returns
+  greedy = history["greedy_return"][:, 0, 0]  # the most probable action, on its own keys
+  assert greedy[-1] > 2 * greedy[0], greedy
   # The policy learns to push towards the side the pole falls to.
   assert history["p_right_falling_right"][-1, 0, 0] > history["p_right_falling_left"][-1, 0, 0]

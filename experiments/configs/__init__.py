@@ -3,7 +3,7 @@
 
 def with_mode(config, mode: str | None, quick: dict):
   """Adds the run-management fields every config has, then applies a config file's mode: none
-  (the full run), or 'quick' (`quick`'s overrides)."""
+  (the full run), or 'quick' (`quick`'s overrides, which win over every variant's values)."""
   # Epochs between checkpoints; 0: automatic (saving costs at most 2% of the training time),
   # -1: never. Agents, whose whole run is one program, are not checkpointed.
   config.checkpoint_every = 0
@@ -18,6 +18,9 @@ def with_mode(config, mode: str | None, quick: dict):
   config.fast = True
   if mode == "quick":
     config.update(quick)
+    for overrides in (config.get("variants") or {}).values():
+      for name in quick.keys() & overrides.keys():
+        del overrides[name]
   elif mode:
     raise ValueError(f"unknown config mode {mode!r}; use no mode or 'quick'")
   return config

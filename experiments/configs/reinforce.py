@@ -26,7 +26,11 @@ def get_config(mode: str | None = None):
   config.baseline_learning_rate = 0.01
   config.episodes_per_update = 10
   config.num_updates = 300
+  config.num_logs = 30
+  # Greedy episodes (the most probable action) at each log entry, on evaluation keys of their own.
+  config.eval_episodes = 8
   config.sweep = {}
   config.seed = 0
   config.num_seeds = 16
-  return with_mode(config, mode, quick=dict(num_seeds=2, num_updates=4, episodes_per_update=2))
+  return with_mode(config, mode, quick=dict(num_seeds=2, num_updates=4, num_logs=4,
+                                            episodes_per_update=2, eval_episodes=2))

@@ -1,4 +1,5 @@
-"""The reinforcement-learning exercises: tabular Q-learning, Q-learning with an MLP, REINFORCE."""
+"""The reinforcement-learning exercises: tabular Q-learning, Q-networks (semi-gradient, PQN),
+REINFORCE."""
 
 import jax.numpy as jnp
 import ml_collections
@@ -10,10 +11,12 @@ from rabbitjax.exercises.base import Exercise, Trainer, agent_trainer
 from rabbitjax.rl import (
     CartPole,
     FrozenLake,
+    PQNParams,
     QApproxParams,
     QLearningParams,
     ReinforceParams,
     greedy_policy,
+    make_pqn,
     make_q_approx,
     make_q_learning,
     make_reinforce,
@@ -33,6 +36,8 @@ PROBES = {
 }
 # CartPole-v1 counts as solved by the mean return of 100 consecutive episodes.
 RETURN_WINDOW = 100
+# The Q-network learners: the course's semi-gradient Q-learning, and PQN.
+Q_NETWORK_ALGORITHMS = ("semi_gradient", "pqn")
 
 # The fields both Q-learners have.
 Q_FIELDS = {
@@ -50,6 +55,21 @@ def check_chunks(config: ml_collections.ConfigDict) -> None:
   if config.total_steps % config.num_logs:
     raise rules.ConfigError(f"config.num_logs={config.num_logs!r} is invalid: must divide "
                             f"config.total_steps={config.total_steps}")
+
+
+def check_q_network(config: ml_collections.ConfigDict) -> None:
+  """check_chunks; for PQN, whole rollouts per chunk and equal minibatches."""
+  check_chunks(config)
+  if config.algorithm != "pqn":
+    return
+  if (config.total_steps // config.num_logs) % config.rollout_steps:
+    raise rules.ConfigError(
+        f"config.rollout_steps={config.rollout_steps!r} is invalid: must divide the "
+        f"{config.total_steps // config.num_logs} steps of each logged chunk")
+  if (config.num_envs * config.rollout_steps) % config.minibatches:
+    raise rules.ConfigError(
+        f"config.minibatches={config.minibatches!r} is invalid: must divide the "
+        f"{config.num_envs * config.rollout_steps} transitions of a rollout")
 
 
 def q_learning_params(config: ml_collections.ConfigDict) -> QLearningParams:
@@ -96,19 +116,30 @@ def make_q_learning_trainer(config: ml_collections.ConfigDict) -> Trainer:
 
 
 def make_q_approx_trainer(config: ml_collections.ConfigDict) -> Trainer:
-  """Q-learning with an MLP Q-function on CartPole-v1."""
+  """Q-learning with an MLP Q-function on CartPole-v1: semi-gradient (the course's) or PQN."""
   env = CartPole()
-  params = QApproxParams(**vars(q_learning_params(config)), hidden=tuple(config.hidden),
-                         num_envs=config.num_envs, optimizer=config.optimizer,
-                         target_period=config.target_period)
-  return agent_trainer(make_q_approx(params, env, env.default_params), config.num_logs, "chunk",
-                       tuning.decide(fast=config.fast))
+  common = dict(**vars(q_learning_params(config)), hidden=tuple(config.hidden),
+                num_envs=config.num_envs, optimizer=config.optimizer,
+                eval_episodes=config.eval_episodes)
+  if config.algorithm == "pqn":
+    agent = make_pqn(PQNParams(
+        **common, rollout_steps=config.rollout_steps, epochs=config.epochs,
+        minibatches=config.minibatches, td_lambda=config.td_lambda,
+        reward_scale=config.reward_scale, max_grad_norm=config.max_grad_norm,
+        learning_rate_decay=config.learning_rate_decay), env, env.default_params)
+  else:
+    agent = make_q_approx(QApproxParams(**common, target_period=config.target_period), env,
+                          env.default_params)
+  return agent_trainer(agent, config.num_logs, "chunk", tuning.decide(fast=config.fast))
 
 
 def check_reinforce(config: ml_collections.ConfigDict) -> None:
   if RETURN_WINDOW % config.episodes_per_update:
     raise rules.ConfigError(f"config.episodes_per_update={config.episodes_per_update!r} is "
                             f"invalid: must divide the {RETURN_WINDOW}-episode return window")
+  if config.num_updates % config.num_logs:
+    raise rules.ConfigError(f"config.num_logs={config.num_logs!r} is invalid: must divide "
+                            f"config.num_updates={config.num_updates}")
 
 
 def make_reinforce_trainer(config: ml_collections.ConfigDict) -> Trainer:
@@ -118,22 +149,28 @@ def make_reinforce_trainer(config: ml_collections.ConfigDict) -> Trainer:
       hidden=tuple(config.hidden), gamma=config.gamma, optimizer=config.optimizer,
       baseline=config.baseline, baseline_learning_rate=config.baseline_learning_rate,
       episodes_per_update=config.episodes_per_update, num_updates=config.num_updates,
-      return_window=RETURN_WINDOW, probes=PROBES)
-  return agent_trainer(make_reinforce(params, env, env.default_params), config.num_updates,
-                       "update", tuning.decide(fast=config.fast))
+      num_logs=config.num_logs, return_window=RETURN_WINDOW,
+      eval_episodes=config.eval_episodes, probes=PROBES)
+  return agent_trainer(make_reinforce(params, env, env.default_params), config.num_logs,
+                       "chunk", tuning.decide(fast=config.fast))
 
 
 Q_LEARNING = Exercise("q_learning", rules.Schema(
     {**Q_FIELDS, "slippery": rules.BOOLEAN, "max_episode_steps": rules.COUNT,
      "optimal_tolerance": rules.NON_NEGATIVE},
     ("epsilon", "learning_rate"), check_chunks), make_q_learning_trainer)
+EVAL_EPISODES = rules.integer(0, "0: no greedy evaluation")
 Q_APPROX = Exercise("q_approx", rules.Schema(
-    {**Q_FIELDS, "hidden": rules.integers(1), "num_envs": rules.COUNT,
-     "optimizer": rules.one_of(OPTIMIZERS), "target_period": rules.COUNT},
-    ("epsilon", "learning_rate"), check_chunks), make_q_approx_trainer)
+    {**Q_FIELDS, "algorithm": rules.one_of(Q_NETWORK_ALGORITHMS), "hidden": rules.integers(1),
+     "num_envs": rules.COUNT, "optimizer": rules.one_of(OPTIMIZERS),
+     "eval_episodes": EVAL_EPISODES, "target_period": rules.COUNT,
+     "rollout_steps": rules.COUNT, "epochs": rules.COUNT, "minibatches": rules.COUNT,
+     "td_lambda": rules.PROBABILITY, "reward_scale": rules.POSITIVE,
+     "max_grad_norm": rules.POSITIVE, "learning_rate_decay": rules.BOOLEAN},
+    ("epsilon", "learning_rate"), check_q_network), make_q_approx_trainer)
 REINFORCE = Exercise("reinforce", rules.Schema(
     {"baseline": rules.BOOLEAN, "hidden": rules.integers(1), "gamma": rules.PROBABILITY,
      "optimizer": rules.one_of(OPTIMIZERS), "learning_rate": rules.POSITIVE,
      "baseline_learning_rate": rules.POSITIVE, "episodes_per_update": rules.COUNT,
-     "num_updates": rules.COUNT},
+     "num_updates": rules.COUNT, "num_logs": rules.COUNT, "eval_episodes": EVAL_EPISODES},
     ("learning_rate",), check_reinforce), make_reinforce_trainer)

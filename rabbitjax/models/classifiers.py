@@ -16,6 +16,7 @@ class MLP(nn.Module):
   (512, 512) with dropout 0.2 the MNIST MLP; the RL agents' Q-network, policy and baseline.
   flatten=False keeps every leading axis (an agent's (time, episodes, observation) batches).
   kernel_init: a name from KERNEL_INITS (Keras' glorot_uniform by default); biases start at 0.
+  layer_norm: normalise each hidden layer's pre-activations (LayerNorm), as PQN's Q-network.
   layers: where the dropout layers come from (models/layers.py).
   """
 
@@ -25,15 +26,17 @@ class MLP(nn.Module):
   dropout: float = 0.0
   flatten: bool = True
   kernel_init: str = "glorot_uniform"
+  layer_norm: bool = False
   layers: Layers = Layers()
 
   @nn.compact
   def __call__(self, x: jax.Array, *, train: bool = False) -> jax.Array:
     dense = lambda width: nn.Dense(width, kernel_init=KERNEL_INITS[self.kernel_init])
+    normalise = (lambda x: nn.LayerNorm()(x)) if self.layer_norm else (lambda x: x)
     if self.flatten:
       x = x.reshape(x.shape[0], -1)
     for width in self.hidden:
-      x = ACTIVATIONS[self.activation](dense(width)(x))
+      x = ACTIVATIONS[self.activation](normalise(dense(width)(x)))
       x = self.layers.dropout(self.dropout, deterministic=not train)(x)
     return dense(self.outputs)(x)
 

@@ -149,6 +149,7 @@ class CartPole:
 
   num_actions = 2
   observation_size = 4
+  solved_return = 475.0  # gymnasium's reward threshold for CartPole-v1
   default_params = CartPoleParams()
 
   def reset(self, key, params):
