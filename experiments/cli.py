@@ -4,7 +4,7 @@ that never dumps usage, and the compiler check before anything is computed."""
 import signal
 import sys
 
-from absl import flags
+from absl import flags, logging
 
 from rabbitjax import compiler, io, stopping
 
@@ -42,6 +42,15 @@ def parse_flags(argv, load_config: bool = False):
     fail(f"a --config.* override names no field of the config: {one_line(err)}")
   except Exception as err:  # A config file that fails to load or to apply its overrides.
     fail(f"cannot load --config: {one_line(err)}")
+
+
+def every_entry() -> bool:
+  """absl's --verbosity: at 1 or more every epoch (entry) line is logged. Without the flag the
+  libraries' absl logging is held to warnings, and entry lines are rate-limited."""
+  if flags.FLAGS["verbosity"].present:
+    return flags.FLAGS.verbosity >= 1
+  logging.set_verbosity(logging.WARNING)
+  return False
 
 
 def check_compiler() -> None:

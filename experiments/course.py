@@ -19,13 +19,13 @@ from rabbitjax import stopping
 if __name__ == "__main__":
   stopping.install()  # before JAX is imported: see rabbitjax/stopping.py
 
-from absl import app, flags, logging  # noqa: E402
+from absl import app, flags  # noqa: E402
 
 from experiments import cli  # noqa: E402
 from rabbitjax import course, provenance, tuning  # noqa: E402
 from rabbitjax.cache import enable_compilation_cache  # noqa: E402
-from rabbitjax.config import ConfigError  # noqa: E402
-from rabbitjax.data import DatasetUnavailableError  # noqa: E402
+from rabbitjax.config import ConfigError, variant_names  # noqa: E402
+from rabbitjax.data import SUPPORTED_DATASETS, DatasetUnavailableError, is_prepared  # noqa: E402
 from rabbitjax.experiment import run_experiment  # noqa: E402
 from rabbitjax.io import StorageError, WorkdirError, write_text  # noqa: E402
 
@@ -53,22 +53,50 @@ def _config(part: str, tier: str):
   return config, set(overrides)
 
 
+def _to_train(workdir: pathlib.Path, part: str, tier: str, data_dir, fresh: bool) -> bool:
+  """Whether the part will train: not when its records hold every variant the tier selects
+  already (a resumed course), nor when its tfds dataset is not prepared (it is skipped)."""
+  config = _config(part, tier)[0]
+  if config.get("dataset") in SUPPORTED_DATASETS and not is_prepared(config.dataset, data_dir):
+    return False
+  try:
+    recorded = json.loads((workdir / part / "summary.json").read_text())["variants"]
+  except (OSError, ValueError, KeyError):
+    return True
+  return fresh or not set(variant_names(config)) <= set(recorded)
+
+
+def _minutes(seconds: float) -> str:
+  return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
+
+
 def run_course(workdir, tier: str, *, data_dir=None, fresh=False, parts=course.PARTS,
-               log=print) -> pathlib.Path:
+               log=print, every_entry=False) -> pathlib.Path:
   """Trains every part of `tier` (resuming), then writes and returns workdir/REPORT.md.
 
-  A part whose dataset is missing is skipped with one line (in the log and the report).
+  Before each part one line says which, how long the course has run and about how long is
+  left (`course.remaining_seconds`). A part whose dataset is missing is skipped with one line
+  (in the log and the report).
   """
-  workdir, start, skipped = pathlib.Path(workdir), time.perf_counter(), {}
-  for part in parts:
+  workdir, start, skipped, done = pathlib.Path(workdir), time.perf_counter(), {}, {}
+  to_train = [part for part in parts if _to_train(workdir, part, tier, data_dir, fresh)]
+  for index, part in enumerate(parts):
     config, overridden = _config(part, tier)
-    log(f"== {part} ({tier} tier)")
+    elapsed = time.perf_counter() - start
+    left = course.remaining_seconds(tier, done, [p for p in parts[index:] if p in to_train])
+    log(f"== {index + 1}/{len(parts)} {part} ({tier} tier): {_minutes(elapsed)} elapsed, about "
+        f"{_minutes(left)} left")
+    part_start = time.perf_counter()
     try:
       run_experiment(config, workdir / part, data_dir=data_dir, command_line=overridden,
-                     fresh=fresh, log=lambda line, p=part: log(f"{p} {line}"))
+                     fresh=fresh, log=lambda line, p=part: log(f"{p} {line}"),
+                     every_entry=every_entry)
+      if part in to_train:
+        done[part] = time.perf_counter() - part_start
     except DatasetUnavailableError as err:
-      skipped[part] = str(err)
+      skipped[part], done[part] = str(err), None
       log(f"skipped {part}: {err}")
+  log(f"== the course's training took {_minutes(time.perf_counter() - start)}")
   facts = provenance.provenance()
   reduced = course.OVERRIDES[tier]
   runs_log = workdir / "course_runs.jsonl"  # one line per invocation: what it cost
@@ -102,7 +130,7 @@ def run_course(workdir, tier: str, *, data_dir=None, fresh=False, parts=course.P
 def main(argv):
   if len(argv) > 1:
     cli.fail(f"unexpected arguments: {' '.join(argv[1:])}")
-  logging.set_verbosity(logging.WARNING)
+  every_entry = cli.every_entry()
   enable_compilation_cache()
   cli.check_compiler()
   log = lambda line: print(line, flush=True)
@@ -112,7 +140,7 @@ def main(argv):
       raise ConfigError(f"--parts names no exercise: {', '.join(unknown)}; choose from "
                         f"{', '.join(course.PARTS)}")
     path = run_course(FLAGS.workdir, FLAGS.tier, data_dir=FLAGS.data_dir, fresh=FLAGS.fresh,
-                      parts=tuple(FLAGS.parts), log=log)
+                      parts=tuple(FLAGS.parts), log=log, every_entry=every_entry)
     if FLAGS.export_to:
       log(f"exported {course.export(FLAGS.workdir, FLAGS.export_to)}")
   except (ConfigError, WorkdirError) as err:

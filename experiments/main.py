@@ -5,7 +5,9 @@ r"""Launches an exercise from its config file.
         --workdir=/tmp/lin --config.num_seeds=4
 
 Rerunning the same command resumes (finished variants kept, an interrupted one from its last
-checkpoint); --fresh starts over. Several hosts: the same command on each, with
+checkpoint); --fresh starts over. Epoch lines are rate-limited (the first, the last, at most
+one a second and one per tenth of the epochs); --verbosity=1 logs every one (metrics.jsonl
+always has them all). Several hosts: the same command on each, with
 --coordinator_address=HOST:PORT --num_processes=N --process_id=I (or --distributed where JAX
 detects the cluster: Cloud TPU, SLURM); process 0 writes the records. Exit status: 0 done; 2 bad input (one line on stderr); 3 a run
 diverged (NaN or infinite loss or metric) and the config does not expect it; 4 a file could not
@@ -19,15 +21,13 @@ from rabbitjax import stopping
 if __name__ == "__main__":
   stopping.install()  # before JAX is imported: see rabbitjax/stopping.py
 
-from absl import app, flags, logging  # noqa: E402
+from absl import app, flags  # noqa: E402
 from ml_collections import config_flags  # noqa: E402
 
 from experiments import cli  # noqa: E402
-from rabbitjax import distributed  # noqa: E402
-from rabbitjax.cache import enable_compilation_cache  # noqa: E402
+from rabbitjax import api, distributed  # noqa: E402
 from rabbitjax.config import ConfigError, command_line_fields  # noqa: E402
 from rabbitjax.data import DatasetUnavailableError  # noqa: E402
-from rabbitjax.experiment import run_experiment  # noqa: E402
 from rabbitjax.io import StorageError, WorkdirError  # noqa: E402
 
 FLAGS = flags.FLAGS
@@ -53,15 +53,15 @@ flags.mark_flags_as_required(["config", "workdir"])
 def main(argv):
   if len(argv) > 1:
     cli.fail(f"unexpected arguments: {' '.join(argv[1:])}")
-  logging.set_verbosity(logging.WARNING)
+  every_entry = cli.every_entry()
   distributed.initialize(FLAGS.coordinator_address, FLAGS.num_processes, FLAGS.process_id,
                          automatic=FLAGS.distributed)
-  enable_compilation_cache()
   cli.check_compiler()
-  log = print if distributed.is_writer() else (lambda line: None)
+  log = print if distributed.is_writer() else None
   try:
-    summary = run_experiment(FLAGS.config, FLAGS.workdir, data_dir=FLAGS.data_dir, log=log,
-                             command_line=command_line_fields(sys.argv), fresh=FLAGS.fresh)
+    summary = api.run(FLAGS.config, FLAGS.workdir, data_dir=FLAGS.data_dir, log=log,
+                      command_line=command_line_fields(sys.argv), fresh=FLAGS.fresh,
+                      every_entry=every_entry).summary
   except (ConfigError, DatasetUnavailableError, WorkdirError) as err:
     cli.fail(cli.one_line(err))
   except stopping.Interrupted as err:

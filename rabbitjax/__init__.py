@@ -6,3 +6,12 @@ from rabbitjax import compiler as _compiler
 _compiler.apply_workaround()
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name):
+  # `rabbitjax.run` without importing JAX at `import rabbitjax`.
+  if name in ("run", "Results", "load_config"):
+    from rabbitjax import api
+
+    return getattr(api, name)
+  raise AttributeError(f"module 'rabbitjax' has no attribute {name!r}")

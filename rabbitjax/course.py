@@ -49,6 +49,36 @@ OVERRIDES = {
         "cifar10_cnn": {"num_epochs": 20, "num_seeds": 3},
     },
 }
+# Wall seconds per part on cpu2-amd (2 cores, AMD EPYC; BUILD_NOTES.md, "The course"), for the
+# course's ETA: `remaining_seconds` scales them by how the parts done so far compared. CIFAR-10
+# (never on these machines) is a guess from the MNIST CNN's cost per image.
+EXPECTED_SECONDS = {
+    "quick": {"linear_regression": 4, "cubic_regression": 4, "mnist_softmax": 5,
+              "mnist_mlp3": 12, "perceptron": 6, "iris": 5, "mnist_dropout_mlp": 8,
+              "mnist_cnn": 8, "cifar10_cnn": 8, "rnn_binary_addition": 12, "q_learning": 12,
+              "q_approx": 20, "reinforce": 18},
+    "standard": {"linear_regression": 7, "cubic_regression": 7, "mnist_softmax": 88,
+                 "mnist_mlp3": 178, "perceptron": 9, "iris": 9, "mnist_dropout_mlp": 291,
+                 "mnist_cnn": 435, "cifar10_cnn": 130, "rnn_binary_addition": 84,
+                 "q_learning": 34, "q_approx": 121, "reinforce": 70},
+    "full": {"linear_regression": 7, "cubic_regression": 7, "mnist_softmax": 88,
+             "mnist_mlp3": 790, "perceptron": 9, "iris": 9, "mnist_dropout_mlp": 2700,
+             "mnist_cnn": 4230, "cifar10_cnn": 3900, "rnn_binary_addition": 84,
+             "q_learning": 34, "q_approx": 121, "reinforce": 70},
+}
+
+
+def remaining_seconds(tier: str, done: dict, remaining) -> float:
+  """The course's ETA: the `remaining` parts' expected seconds, scaled by the actual over the
+  expected seconds of the parts `done` (part -> seconds; None for one skipped, which costs
+  nothing and says nothing of this machine)."""
+  expected = EXPECTED_SECONDS[tier]
+  ran = {part: seconds for part, seconds in done.items() if seconds is not None}
+  planned = sum(expected[part] for part in ran)
+  scale = sum(ran.values()) / planned if planned else 1.0
+  return scale * sum(expected[part] for part in remaining)
+
+
 # Keras references: the course's code (shared/peers) with Keras 3.15.1 / TensorFlow 2.21, float32,
 # 1 seed, training-only epochs (medians of steady epochs), measured on KERAS_MACHINE; see
 # BUILD_NOTES.md. Not the course's own figures, and no same-sitting comparison: that is

@@ -9,7 +9,9 @@ into the records. A rerun whose config differs from the recorded one is refused 
 
 import dataclasses
 import json
+import math
 import pathlib
+import re
 import shutil
 import time
 from typing import Callable
@@ -26,7 +28,7 @@ from rabbitjax.train.mapping import Programs
 
 # Fields that change no number (the mesh: to float32 rounding): a rerun may differ in them and
 # still resume.
-_NOT_COMPARED = ("variant", "checkpoint_every", "mesh")
+_NOT_COMPARED = ("variant", "checkpoint_every", "mesh", "tensorboard")
 
 
 @dataclasses.dataclass
@@ -60,20 +62,37 @@ def _refuse_other_config(recorded: dict | None, config: dict, what: str) -> None
 
 
 class _Progress:
-  """on_log for a trainer: the epoch line (with s/epoch and ETA when live), one line per run
-  that goes non-finite, and a metrics.jsonl line, appended and flushed, per history entry."""
+  """on_log for a trainer: the entry lines (with s/epoch and ETA when live), one line per run
+  that goes non-finite, and a metrics.jsonl line, appended and flushed, for every entry.
 
-  def __init__(self, log, name: str, trainer: Trainer, sweep: Sweep, metrics_path):
+  Entry lines are rate-limited unless `every_entry`: the first, the last, and between them at
+  most one a second and one per tenth of the entries, the rarer (a fast exercise's 300 epochs
+  are two lines); of an agent, whose entries all arrive when its run has ended, the first and
+  the last. metrics.jsonl keeps every entry.
+  """
+
+  def __init__(self, log, name: str, trainer: Trainer, sweep: Sweep, metrics_path,
+               every_entry: bool = False, tensorboard_dir=None):
     self.log, self.name, self.trainer, self.sweep = log, name, trainer, sweep
+    self.every_entry = every_entry
     # Line-buffered: each line written whole. No path: a process that does not write.
     self.metrics = open(metrics_path, "a", buffering=1) if metrics_path else None
+    self.tensorboard = _TensorBoard(tensorboard_dir, sweep) if tensorboard_dir else None
     self.diverged = np.zeros((len(sweep.seeds), sweep.num_points), bool)
     self.seconds = [time.perf_counter()]  # when training started, then when each entry ended
+    self.printed = (0, -math.inf)  # the last entry printed, and when
+
+  def _due(self, entry: int) -> bool:
+    if self.every_entry or entry in (1, self.trainer.num_logs):
+      return True
+    if not self.trainer.logs_live:  # an agent's entries all arrive when its run has ended
+      return False
+    last_entry, last_time = self.printed
+    return (entry - last_entry >= max(1, self.trainer.num_logs // 10)
+            and time.perf_counter() - last_time >= 1.0)
 
   def __call__(self, entry, metrics):
     trainer, unit = self.trainer, self.trainer.log_unit
-    parts = [f"{metric} " + " ".join(f"{v:.4g}" for v in np.atleast_1d(metrics[metric].mean(0)))
-             for metric in sorted(metrics, key=report.metric_order)]
     record = {"variant": self.name, unit: entry, "of": trainer.num_logs, "time": provenance.now(),
               "mean_over_seeds": {metric: np.atleast_1d(values.mean(0)).tolist()
                                   for metric, values in metrics.items()}}
@@ -81,18 +100,28 @@ class _Progress:
     if trainer.logs_live:
       self.seconds.append(time.perf_counter())
       took = np.diff(self.seconds)
-      # The first entry's time includes compiling: the ETA uses the later ones when there are.
-      eta = float(np.mean(took[1:] if len(took) > 1 else took)) * (trainer.num_logs - entry)
-      record.update(seconds=float(took[-1]), eta_seconds=eta)
-      timing = f"  ({took[-1]:.3g} s/{unit}, ETA {_duration(eta)})"
-    width = len(str(trainer.num_logs))
-    self.log(f"[{self.name}] {unit} {entry:>{width}}/{trainer.num_logs}  " + "  ".join(parts)
-             + timing)
-    if self.metrics is not None:
-      try:
+      record["seconds"] = float(took[-1])
+      if len(took) == 1:  # the first entry trained here: its time includes warming up
+        timing = f"  ({took[-1]:.3g} s, the first {unit})"
+      else:  # from the entries after the first
+        eta = float(np.mean(took[1:])) * (trainer.num_logs - entry)
+        record["eta_seconds"] = eta
+        timing = f"  ({took[-1]:.3g} s/{unit}, ETA {_duration(eta)})"
+    if self._due(entry):
+      parts = [f"{metric} " + " ".join(f"{v:.4g}" for v in np.atleast_1d(metrics[metric].mean(0)))
+               for metric in sorted(metrics, key=report.metric_order)]
+      width = len(str(trainer.num_logs))
+      self.log(f"[{self.name}] {unit} {entry:>{width}}/{trainer.num_logs}  " + "  ".join(parts)
+               + timing)
+      self.printed = (entry, time.perf_counter())
+    try:
+      if self.metrics is not None:
         self.metrics.write(io.dumps(record, indent=None) + "\n")
-      except OSError as err:
-        raise io.storage_error(f"the metrics log {self.metrics.name!r}", err) from None
+      if self.tensorboard is not None:
+        self.tensorboard.write(entry, metrics)
+    except OSError as err:
+      what = err.filename or (self.metrics.name if self.metrics else "TensorBoard's events")
+      raise io.storage_error(f"the metrics log {what!r}", err) from None
     bad = report.non_finite(metrics)
     for seed, point in zip(*np.nonzero(bad & ~self.diverged)):
       names = [metric for metric, values in metrics.items() if not np.isfinite(values[seed, point])]
@@ -101,10 +130,48 @@ class _Progress:
                f"{', '.join(names)} not finite")
     self.diverged |= bad
 
-
   def close(self) -> None:
     if self.metrics is not None:
       self.metrics.close()
+    if self.tensorboard is not None:
+      self.tensorboard.close()
+
+
+class _TensorBoard:
+  """TensorBoard event files of a variant's sweep: one run per seed and point, in
+  DIR/seed_<seed>[_<point>], each scalar metric a series over the entries.
+
+  tensorboardX's synchronous EventsWriter (neither TensorFlow nor torch; no writer thread, so
+  a full disk is an OSError here, reported as a storage failure); flushed when the variant ends.
+  """
+
+  def __init__(self, directory, sweep: Sweep):
+    from tensorboardX.event_file_writer import EventsWriter  # only runs that write import it
+
+    def run_directory(seed_index, point):
+      label = plots.point_label(sweep, point)
+      suffix = "" if sweep.num_points == 1 else "_" + re.sub(r"[^\w.=+-]+", "_", label)
+      path = pathlib.Path(directory) / f"seed_{sweep.seeds[seed_index]}{suffix}"
+      path.mkdir(parents=True, exist_ok=True)
+      return path
+
+    self.writers = {(s, p): EventsWriter(str(run_directory(s, p) / "events"))
+                    for s in range(len(sweep.seeds)) for p in range(sweep.num_points)}
+
+  def write(self, entry: int, metrics) -> None:
+    from tensorboardX import summary
+    from tensorboardX.proto import event_pb2
+
+    now = time.time()
+    for (seed, point), writer in self.writers.items():
+      values = [summary.scalar(metric, float(np.asarray(series[seed, point])))
+                for metric, series in metrics.items() if np.ndim(series[seed, point]) == 0]
+      for value in values:  # scalars only: per-run outputs (coefficients) are not series
+        writer.write_event(event_pb2.Event(wall_time=now, step=entry, summary=value))
+
+  def close(self) -> None:
+    for writer in self.writers.values():
+      writer.close()
 
 
 def _duration(seconds: float) -> str:
@@ -120,6 +187,7 @@ def run_experiment(
     command_line=(),
     fresh: bool = False,
     argv=None,
+    every_entry: bool = False,
 ) -> dict:
   """Trains every selected variant of `config` and commits its records into `workdir`.
 
@@ -127,6 +195,9 @@ def run_experiment(
     command_line: the config fields set on the command line: they win over variants' values.
     fresh: discard the workdir's records, checkpoints and metrics first.
     argv: the command, for the provenance record (default sys.argv).
+    every_entry: log every epoch (entry) line, and each variant's tuning and layout lines even
+      where they repeat the previous variant's; by default entry lines are rate-limited
+      (`_Progress`) and a repeated tuning or layout line is left out.
 
   Returns:
     The summary (as written to summary.json), every variant of the workdir's records included.
@@ -140,6 +211,7 @@ def run_experiment(
     if fresh:
       store.wipe()
       shutil.rmtree(workdir / "checkpoints", ignore_errors=True)
+      shutil.rmtree(workdir / "tensorboard", ignore_errors=True)
       (workdir / "metrics.jsonl").unlink(missing_ok=True)
     store.clean()
     io.drop_partial_line(workdir / "metrics.jsonl")
@@ -153,6 +225,13 @@ def run_experiment(
   summary["provenance"] = provenance.provenance(argv)
   loaded = {}  # data shared by this run's variants
   programs = Programs()  # and the programs compiled for them
+  said = set()  # the tuning and layout lines logged so far
+
+  def log_once(line: str, name: str) -> None:
+    if every_entry or line not in said:
+      log(f"[{name}] {line}")
+      said.add(line)
+
   for name in names:
     if STOP.is_set():
       raise Interrupted(f"before variant {name!r}")
@@ -168,14 +247,16 @@ def run_experiment(
     points = ", ".join(plots.point_label(sweep, point) for point in range(sweep.num_points))
     log(f"[{name}] {variant.get('label', name)}: {len(sweep.seeds)} seeds x {sweep.num_points} "
         f"points ({points}); each {trainer.log_unit} shows the mean over seeds for every point")
-    log(f"[{name}] tuning: {trainer.tuning.line()}")
+    log_once(f"tuning: {trainer.tuning.line()}", name)
     layout = distributed.decide_layout(variant.get("mesh", distributed.AUTOMATIC),
                                        len(sweep.seeds), trainer.batch_sizes)
-    log(f"[{name}] layout: {layout.line()}")
+    log_once(f"layout: {layout.line()}", name)
     checkpoints = checkpoint.Checkpoints(workdir / "checkpoints" / name,
                                          variant.get("checkpoint_every", 0),
                                          log=lambda line, n=name: log(f"[{n}] {line}"))
-    progress = _Progress(log, name, trainer, sweep, writer and workdir / "metrics.jsonl")
+    progress = _Progress(log, name, trainer, sweep, writer and workdir / "metrics.jsonl",
+                         every_entry, writer and variant.get("tensorboard", True)
+                         and workdir / "tensorboard" / name)
     try:
       run = trainer.train(sweep, progress, checkpoints, layout, programs)
     except Interrupted as err:

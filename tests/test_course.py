@@ -3,6 +3,7 @@ contradicted claims say so, and a part whose dataset is missing is skipped with 
 
 import re
 
+import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
@@ -87,3 +88,14 @@ def test_export_copies_the_report_with_what_it_links(quick_course, tmp_path):
   with pytest.raises(WorkdirError, match="holds no earlier export"):
     course.export(workdir, foreign)
   assert (foreign / "mine.txt").read_text() == "keep"
+
+
+def test_the_course_eta_scales_the_expected_costs_by_the_parts_done():
+  for tier in course.TIERS:
+    assert set(course.EXPECTED_SECONDS[tier]) == set(course.PARTS)
+  expected = course.EXPECTED_SECONDS["standard"]
+  assert course.remaining_seconds("standard", {}, ["mnist_cnn"]) == expected["mnist_cnn"]
+  # Twice as slow as expected so far; a skipped part (no dataset) says nothing of the machine.
+  done = {"linear_regression": 2 * expected["linear_regression"], "cifar10_cnn": None}
+  np.testing.assert_allclose(course.remaining_seconds("standard", done, ["mnist_cnn", "iris"]),
+                             2 * (expected["mnist_cnn"] + expected["iris"]))

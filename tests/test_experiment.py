@@ -30,12 +30,49 @@ def test_run_writes_every_record_and_plot(quick_run):
   assert not list(workdir.glob(".*.tmp"))
 
 
-def test_one_line_per_epoch(quick_run):
-  _, _, lines, config = quick_run
+def _epoch_lines(lines, variant):
+  return [line for line in lines if line.startswith(f"[{variant}] epoch")]
+
+
+def test_epoch_lines_are_rate_limited_and_metrics_jsonl_keeps_every_epoch(quick_run):
+  workdir, _, lines, config = quick_run
+  logged = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
   for variant in ["slope_3", "slope_minus_6"]:
-    epochs = [line for line in lines if line.startswith(f"[{variant}] epoch")]
-    assert len(epochs) == config.num_epochs
-    assert "val_loss" in epochs[-1]
+    epochs = _epoch_lines(lines, variant)
+    # The first and the last; between them at most one a second and one per tenth.
+    assert 2 <= len(epochs) <= 11 and "val_loss" in epochs[-1]
+    assert f"epoch {1:>{len(str(config.num_epochs))}}/" in epochs[0]
+    assert f"epoch {config.num_epochs}/{config.num_epochs}" in epochs[-1]
+    assert [r["epoch"] for r in logged if r["variant"] == variant] == list(
+        range(1, config.num_epochs + 1))
+  assert sum(line.startswith("[slope_minus_6] tuning:") for line in lines) == 0  # as slope_3's
+
+
+def test_every_entry_logs_every_epoch_and_tensorboard_can_be_off(tmp_path):
+  lines = []
+  config = linear_regression.get_config("quick")
+  config.update(variant="slope_3", tensorboard=False)
+  run_experiment(config, tmp_path, log=lines.append, every_entry=True)
+  assert len(_epoch_lines(lines, "slope_3")) == config.num_epochs
+  assert not (tmp_path / "tensorboard").exists()
+
+
+def test_tensorboard_holds_one_scalar_series_per_seed_and_point(quick_run):
+  from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+  workdir, _, _, config = quick_run
+  history = json.loads((workdir / "history.json").read_text())["slope_3"]
+  runs = sorted((workdir / "tensorboard" / "slope_3").iterdir())
+  assert [run.name for run in runs] == ["seed_0_noise=0", "seed_0_noise=1", "seed_1_noise=0",
+                                        "seed_1_noise=1"]
+  for index, run in enumerate(runs):
+    seed, point = divmod(index, 2)
+    events = EventAccumulator(str(run)).Reload()
+    assert set(events.Tags()["scalars"]) == {"loss", "val_loss"}
+    loss = events.Scalars("loss")
+    assert [event.step for event in loss] == list(range(1, config.num_epochs + 1))
+    np.testing.assert_allclose([event.value for event in loss],
+                               np.asarray(history["metrics"]["loss"])[:, seed, point], rtol=1e-6)
 
 
 def test_summary_has_per_seed_values_mean_and_std(quick_run):

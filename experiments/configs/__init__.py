@@ -16,6 +16,8 @@ def with_mode(config, mode: str | None, quick: dict):
   # The XLA:CPU drop-ins (rabbitjax/xla_cpu/) on the CPU backend, as rabbitjax/tuning.py decides;
   # False: the reference path (models/ and train/ as they read) on every backend.
   config.fast = True
+  # TensorBoard event files in workdir/tensorboard/, one run per variant, seed and point.
+  config.tensorboard = True
   if mode == "quick":
     config.update(quick)
     for overrides in (config.get("variants") or {}).values():

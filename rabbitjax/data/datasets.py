@@ -49,6 +49,12 @@ def resolve_data_dir(data_dir: str | None = None) -> str | None:
   return data_dir or os.environ.get(DATA_DIR_ENV) or None
 
 
+def is_prepared(name: str, data_dir: str | None = None) -> bool:
+  """Whether a tfds dataset's files are where tfds would look for them (without importing tfds;
+  the course's ETA counts nothing for a part it will skip)."""
+  return bool(_split_files(name, "train", resolve_data_dir(data_dir)))
+
+
 def num_classes(name: str) -> int:
   """Number of label classes of a supported dataset."""
   return _layout(name).num_classes

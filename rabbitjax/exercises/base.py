@@ -127,11 +127,10 @@ def supervised_trainer(task: Task, num_epochs: int, tuning: Tuning, *,
 
 
 def agent_trainer(agent_train: Callable, num_logs: int, log_unit: str, tuning: Tuning, *,
-                  describe: Describe | None = None, plot=None, lines: int = 10) -> Trainer:
+                  describe: Describe | None = None, plot=None) -> Trainer:
   """A Trainer for an agent's `train(key, hparams) -> (final, history)`, one program per sweep.
 
-  The history comes back when the whole run has ended; about `lines` evenly spaced entries of
-  it are then passed to `on_log`.
+  The history comes back when the whole run has ended; each entry is then passed to `on_log`.
   """
 
   def train(sweep: Sweep, on_log: OnLog | None = None, checkpoints=None, layout=None,
@@ -139,7 +138,7 @@ def agent_trainer(agent_train: Callable, num_logs: int, log_unit: str, tuning: T
     del checkpoints, programs  # one program per sweep: an interrupted agent run starts again
     result = train_agents(agent_train, sweep, layout, tuning.vmap)
     for entry in range(1, num_logs + 1):
-      if on_log is not None and (entry % max(1, num_logs // lines) == 0 or entry == num_logs):
+      if on_log is not None:
         on_log(entry, {metric: values[entry - 1] for metric, values in result.history.items()})
     return _with_outputs(result, describe, tuning)
 
