@@ -125,9 +125,10 @@ def run(config, workdir=None, *, data_dir: str | None = None, fresh: bool = Fals
   config = load_config(config)
   with config.unlocked():
     config.update(overrides)
-  workdir = pathlib.Path(workdir) if workdir is not None else pathlib.Path(
-      tempfile.mkdtemp(prefix="rabbitjax_"))
+  if workdir is None:
+    workdir = tempfile.mkdtemp(prefix="rabbitjax_")
+  # As given: run_experiment refuses an empty one (pathlib would make it the current directory).
   summary = run_experiment(config, workdir, data_dir=data_dir, log=log or (lambda line: None),
                            command_line=set(command_line) | set(overrides), fresh=fresh,
                            every_entry=every_entry)
-  return Results(workdir, summary)
+  return Results(pathlib.Path(workdir), summary)

@@ -8,6 +8,7 @@ import pytest
 import rabbitjax
 from rabbitjax import api
 from rabbitjax.config import ConfigError
+from rabbitjax.io import WorkdirError
 
 
 def test_run_reads_finals_per_seed_and_resumes(tmp_path):
@@ -29,9 +30,11 @@ def test_run_reads_finals_per_seed_and_resumes(tmp_path):
   assert api.Results.load(tmp_path).summary == resumed.summary
 
 
-def test_run_refuses_an_unknown_config_or_field(tmp_path):
+def test_run_refuses_an_unknown_config_or_field_or_an_empty_workdir(tmp_path):
   with pytest.raises(ConfigError, match="no config 'no_such'"):
     rabbitjax.run("no_such", tmp_path)
+  with pytest.raises(WorkdirError, match="the workdir is empty"):
+    rabbitjax.run("linear_regression:quick", "", log=None)
   with pytest.raises(ConfigError, match="no_such_field"):
     rabbitjax.run("linear_regression:quick", tmp_path, log=None, no_such_field=3)
 
