@@ -23,11 +23,13 @@ _FIRST_SAVE_SECONDS = 10.0
 _COST_RATIO = 50.0
 
 def _quiet_abandoned_reads() -> None:
-  """Keep orbax's abandoned read coroutines of a failed restore from printing tracebacks.
+  """Keep orbax's abandoned reads of a failed restore from printing tracebacks.
 
-  When one array of a checkpoint cannot be read, orbax gives up on the reads still pending; each
-  raises the same error again when it is garbage collected, at any moment later, and Python prints
-  it as "Exception ignored in" with a traceback. The failure has been reported in one line.
+  When one array of a checkpoint cannot be read, orbax gives up on the reads still pending:
+  each of its coroutines raises the same error again when garbage collected, and TensorStore's
+  completion callbacks may find orbax's event loop closed ("Event loop is closed"), at any
+  moment later. Python prints each as "Exception ignored in" with a traceback. The failure has
+  been reported in one line; any other unraisable exception still reaches the previous hook.
   """
   previous = sys.unraisablehook
   if getattr(previous, "quiets_orbax", False):
@@ -35,7 +37,10 @@ def _quiet_abandoned_reads() -> None:
 
   def hook(unraisable):
     code = getattr(unraisable.object, "cr_code", None)
-    if code is None or "orbax" not in code.co_filename:
+    from_orbax = code is not None and "orbax" in code.co_filename
+    closed_loop = (isinstance(unraisable.exc_value, RuntimeError)
+                   and str(unraisable.exc_value) == "Event loop is closed")
+    if not (from_orbax or closed_loop):
       previous(unraisable)
   hook.quiets_orbax = True
   sys.unraisablehook = hook
