@@ -35,15 +35,23 @@ def _quiet_abandoned_reads() -> None:
   if getattr(previous, "quiets_orbax", False):
     return
 
+  closed_loop = lambda err: isinstance(err, RuntimeError) and str(err) == "Event loop is closed"
+
   def hook(unraisable):
     code = getattr(unraisable.object, "cr_code", None)
-    from_orbax = code is not None and "orbax" in code.co_filename
-    closed_loop = (isinstance(unraisable.exc_value, RuntimeError)
-                   and str(unraisable.exc_value) == "Event loop is closed")
-    if not (from_orbax or closed_loop):
+    if not ((code is not None and "orbax" in code.co_filename)
+            or closed_loop(unraisable.exc_value)):
       previous(unraisable)
+
+  # A callback raising in one of TensorStore's threads is printed through sys.excepthook.
+  previous_excepthook = sys.excepthook
+
+  def excepthook(kind, value, traceback):
+    if not closed_loop(value):
+      previous_excepthook(kind, value, traceback)
+
   hook.quiets_orbax = True
-  sys.unraisablehook = hook
+  sys.unraisablehook, sys.excepthook = hook, excepthook
 
 
 class Checkpoints:
