@@ -99,6 +99,7 @@ COMMON_FIELDS: dict[str, Rule] = {
     "checkpoint_every": integer(-1, "epochs between checkpoints; 0: automatic, -1: never"),
     "divergence_expected": BOOLEAN,
     "fast": BOOLEAN,
+    "epochs_per_dispatch": integer(0, "epochs trained per program call; 0: automatic"),
     "tensorboard": BOOLEAN,
     "mesh": Rule(lambda v: isinstance(v, str) and re.fullmatch(MESH_PATTERN, v) is not None,
                  "'auto' or SEEDSxDATA devices, e.g. '4x2'"),

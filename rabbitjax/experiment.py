@@ -28,7 +28,7 @@ from rabbitjax.train.mapping import Programs
 
 # Fields that change no number (the mesh: to float32 rounding): a rerun may differ in them and
 # still resume.
-_NOT_COMPARED = ("variant", "checkpoint_every", "mesh", "tensorboard")
+_NOT_COMPARED = ("variant", "checkpoint_every", "mesh", "tensorboard", "epochs_per_dispatch")
 
 
 @dataclasses.dataclass
@@ -79,36 +79,37 @@ class _Progress:
     self.metrics = open(metrics_path, "a", buffering=1) if metrics_path else None
     self.tensorboard = _TensorBoard(tensorboard_dir, sweep) if tensorboard_dir else None
     self.diverged = np.zeros((len(sweep.seeds), sweep.num_points), bool)
-    self.seconds = [time.perf_counter()]  # when training started, then when each entry ended
+    self.seconds = []  # each live entry's training time
     self.printed = (0, -math.inf)  # the last entry printed, and when
 
-  def _due(self, entry: int) -> bool:
+  def _due(self, entry: int, live: bool) -> bool:
     if self.every_entry or entry in (1, self.trainer.num_logs):
       return True
-    if not self.trainer.logs_live:  # an agent's entries all arrive when its run has ended
+    if not live:  # an agent's entries all arrive when its run has ended
       return False
     last_entry, last_time = self.printed
     return (entry - last_entry >= max(1, self.trainer.num_logs // 10)
             and time.perf_counter() - last_time >= 1.0)
 
-  def __call__(self, entry, metrics):
+  def __call__(self, entry, metrics, seconds=None):
+    """One entry's metrics; `seconds`: its training time, where it is trained live (an
+    entry's share of the program call that trained it), None for an agent's."""
     trainer, unit = self.trainer, self.trainer.log_unit
+    means = {metric: np.atleast_1d(values.mean(0)).tolist() for metric, values in metrics.items()}
     record = {"variant": self.name, unit: entry, "of": trainer.num_logs, "time": provenance.now(),
-              "mean_over_seeds": {metric: np.atleast_1d(values.mean(0)).tolist()
-                                  for metric, values in metrics.items()}}
+              "mean_over_seeds": means}
     timing = ""
-    if trainer.logs_live:
-      self.seconds.append(time.perf_counter())
-      took = np.diff(self.seconds)
-      record["seconds"] = float(took[-1])
-      if len(took) == 1:  # the first entry trained here: its time includes warming up
-        timing = f"  ({took[-1]:.3g} s, the first {unit})"
+    if seconds is not None:
+      self.seconds.append(seconds)
+      record["seconds"] = seconds
+      if len(self.seconds) == 1:  # the first entry trained here: its time includes warming up
+        timing = f"  ({seconds:.3g} s, the first {unit})"
       else:  # from the entries after the first
-        eta = float(np.mean(took[1:])) * (trainer.num_logs - entry)
+        eta = float(np.mean(self.seconds[1:])) * (trainer.num_logs - entry)
         record["eta_seconds"] = eta
-        timing = f"  ({took[-1]:.3g} s/{unit}, ETA {_duration(eta)})"
-    if self._due(entry):
-      parts = [f"{metric} " + " ".join(f"{v:.4g}" for v in np.atleast_1d(metrics[metric].mean(0)))
+        timing = f"  ({seconds:.3g} s/{unit}, ETA {_duration(eta)})"
+    if self._due(entry, seconds is not None):
+      parts = [f"{metric} " + " ".join(f"{v:.4g}" for v in means[metric])
                for metric in sorted(metrics, key=report.metric_order)]
       width = len(str(trainer.num_logs))
       self.log(f"[{self.name}] {unit} {entry:>{width}}/{trainer.num_logs}  " + "  ".join(parts)
@@ -158,20 +159,28 @@ class _TensorBoard:
 
     self.writers = {(s, p): EventsWriter(str(run_directory(s, p) / "events"))
                     for s in range(len(sweep.seeds)) for p in range(sweep.num_points)}
+    self.tags, self.events = (), {}  # per run, the one Event each entry fills in and writes
 
   def write(self, entry: int, metrics) -> None:
     from tensorboardX.proto import event_pb2, summary_pb2
 
-    now = time.time()
     # Scalars only (per-run outputs such as coefficients are no series); one event per run and
-    # entry holding every metric: a fifth of the cost of one event per metric.
+    # entry holding every metric: a fifth of the cost of one event per metric, and a third of
+    # that again by filling in one Event per run rather than building one per entry.
     scalars = {metric: np.asarray(values, np.float64) for metric, values in metrics.items()
                if np.ndim(values) == 2}
+    if tuple(scalars) != self.tags:
+      self.tags = tuple(scalars)
+      self.events = {run: event_pb2.Event(summary=summary_pb2.Summary(
+          value=[summary_pb2.Summary.Value(tag=metric) for metric in scalars]))
+          for run in self.writers}
+    now = time.time()
     for (seed, point), writer in self.writers.items():
-      values = [summary_pb2.Summary.Value(tag=metric, simple_value=series[seed, point])
-                for metric, series in scalars.items()]
-      writer.write_event(event_pb2.Event(wall_time=now, step=entry,
-                                         summary=summary_pb2.Summary(value=values)))
+      event = self.events[seed, point]
+      event.wall_time, event.step = now, entry
+      for value, series in zip(event.summary.value, scalars.values()):
+        value.simple_value = series[seed, point]
+      writer.write_event(event)
 
   def close(self) -> None:
     for writer in self.writers.values():

@@ -3,14 +3,12 @@
 import dataclasses
 
 import matplotlib
+import matplotlib.figure
+import matplotlib.ticker
+import numpy as np
 
-matplotlib.use("Agg")  # Files only; no display on these machines.
-import matplotlib.pyplot as plt  # noqa: E402
-import matplotlib.ticker  # noqa: E402
-import numpy as np  # noqa: E402
-
-from rabbitjax import stats  # noqa: E402
-from rabbitjax.io import atomic_path  # noqa: E402
+from rabbitjax import stats
+from rabbitjax.io import atomic_path
 
 
 def point_label(sweep, point: int) -> str:
@@ -19,10 +17,16 @@ def point_label(sweep, point: int) -> str:
   return ", ".join(f"{name}={value:g}" for name, value in values.items()) or "default"
 
 
+def _subplots(*args, **kwargs):
+  """(figure, axes) as pyplot.subplots gives them, on a Figure of its own: files only, so
+  neither pyplot (a quarter of matplotlib's import) nor its figure registry."""
+  fig = matplotlib.figure.Figure(figsize=kwargs.pop("figsize", None))
+  return fig, fig.subplots(*args, **kwargs)
+
+
 def _save(fig, path) -> None:
   with atomic_path(path) as tmp:
     fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
-  plt.close(fig)
 
 
 def _symlog(ax, nonnegative: bool = True) -> None:
@@ -84,9 +88,9 @@ def plot_learning_curves(history: dict, sweep, title: str, path, x_label: str = 
     bootstrap band; with one sweep point every seed is drawn faintly too.
   """
   metrics = [name for name in history if not name.startswith("val_")]
-  fig, axes = plt.subplots(1, len(metrics), figsize=(5.5 * len(metrics), 4), squeeze=False)
+  fig, axes = _subplots(1, len(metrics), figsize=(5.5 * len(metrics), 4), squeeze=False)
   fig.subplots_adjust(wspace=0.3)
-  colors = plt.cm.viridis(np.linspace(0, 0.9, sweep.num_points))
+  colors = matplotlib.colormaps["viridis"](np.linspace(0, 0.9, sweep.num_points))
   for ax, metric in zip(axes[0], metrics):
     epochs = np.arange(1, history[metric].shape[0] + 1)
     log_loss = (metric == "loss" and np.all(np.nan_to_num(history[metric], nan=0.0) >= 0)
@@ -128,7 +132,7 @@ def plot_against_hparam(series: dict, hparam: str, ylabel: str, title: str, path
   Args:
     series: line label -> (hparam values (M,), metric values (seeds, M), NaN for runs left out).
   """
-  fig, ax = plt.subplots(figsize=(6, 4))
+  fig, ax = _subplots(figsize=(6, 4))
   all_x, all_y, seeds = [], [], 0
   for label, (x, values) in series.items():
     values = np.asarray(values, np.float64)
@@ -170,7 +174,7 @@ class FitPanel:
 
 def plot_fit_panels(panels: list, title: str, path) -> None:
   """A row of FitPanels sharing the y axis."""
-  fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 3.4), sharey=True,
+  fig, axes = _subplots(1, len(panels), figsize=(3.6 * len(panels), 3.4), sharey=True,
                            squeeze=False)
   for ax, panel in zip(axes[0], panels):
     ax.scatter(panel.x, panel.y, s=6, alpha=0.5, color="gray", label="data")
@@ -202,7 +206,7 @@ class ValueMap:
 def plot_value_maps(maps: list, layout, terminal, title: str, path) -> None:
   """One panel per ValueMap, cells labelled with the map letters (S, F, H, G) and V(s)."""
   rows, columns = len(layout), len(layout[0])
-  fig, axes = plt.subplots(1, len(maps), figsize=(3.4 * len(maps), 3.6), squeeze=False)
+  fig, axes = _subplots(1, len(maps), figsize=(3.4 * len(maps), 3.6), squeeze=False)
   vmax = max(float(np.max(m.values)) for m in maps) or 1.0
   for ax, value_map in zip(axes[0], maps):
     ax.imshow(value_map.values.reshape(rows, columns), cmap="viridis", vmin=0, vmax=vmax)

@@ -30,6 +30,9 @@ CONV_FORMULATIONS = ("auto", "lax", *xla_cpu.conv.FORMULATIONS)
 PRECISIONS = tuple(xla_cpu.conv.PRECISIONS)
 # Fewer input channels than this and a Winograd tile's matmul has too short a contraction.
 WINOGRAD_MIN_INPUTS = 16
+# Epochs of at most this many training examples take less time than their dispatch (and the
+# host's work for each epoch), so a tenth of the epochs is trained per program call.
+SMALL_EPOCH_EXAMPLES = 1024
 
 
 @functools.cache
@@ -54,7 +57,7 @@ class Tuning:
     conv_formulation: 'lax' (nn.Conv), 'im2col' or 'winograd'; None without convolutions.
     conv_precision: the convolutions' matmul operands, 'float32' or 'bfloat16'.
     winograd_min_inputs: layers with fewer input channels use im2col instead of Winograd.
-    microbatch_size, seeds_at_once, eval_batch_size: the engine's arguments.
+    microbatch_size, seeds_at_once, eval_batch_size, epochs_per_dispatch: the engine's arguments.
     reasons: why, one sentence per choice that is not the reference's.
   """
 
@@ -67,6 +70,7 @@ class Tuning:
   microbatch_size: int | None = None
   seeds_at_once: int | None = None
   eval_batch_size: int | None = None
+  epochs_per_dispatch: int | None = None
   reasons: tuple[str, ...] = ()
 
   @property
@@ -103,7 +107,8 @@ class Tuning:
     choices = [f"{name} {value}" for name, value in (
         ("conv", self.conv_formulation and f"{self.conv_formulation} {self.conv_precision}"),
         ("micro-batch", self.microbatch_size), ("seeds at once", self.seeds_at_once),
-        ("eval batch", self.eval_batch_size)) if value is not None]
+        ("eval batch", self.eval_batch_size),
+        ("epochs per dispatch", self.epochs_per_dispatch)) if value is not None]
     path = "fast path (rabbitjax.xla_cpu)" if self.fast_path else "reference path"
     return (f"{self.backend} ({self.cpu}), {path}: " + (", ".join(choices) or "no other choice")
             + "".join(f"; {reason}" for reason in self.reasons))
@@ -112,6 +117,7 @@ class Tuning:
 def decide(*, fast: bool = True, has_conv: bool = False, conv_formulation: str = "auto",
            precision: str = "float32", microbatch_size: int = 0, seeds_at_once: int = 0,
            eval_batch_size: int | None = None, default_eval_batch_size: int | None = None,
+           num_epochs: int = 1, train_examples: int | None = None, epochs_per_dispatch: int = 0,
            backend: str | None = None, cpu: tuple[str, frozenset] | None = None) -> Tuning:
   """The tuning for a run; 0 (or "auto") asks for the automatic choice, anything else is kept.
 
@@ -120,6 +126,8 @@ def decide(*, fast: bool = True, has_conv: bool = False, conv_formulation: str =
     has_conv: the model has convolutions (the CNNs), which most of the choices are about.
     conv_formulation, precision, microbatch_size, seeds_at_once, eval_batch_size: the config's.
     default_eval_batch_size: the evaluation batch when not a CNN on CPU.
+    num_epochs, train_examples, epochs_per_dispatch: the run's epochs, the examples in one
+      (None: unknown), and the config's epochs per program call (0: automatic).
     backend, cpu: this process's (jax.default_backend(), cpu_facts()) unless given (tests); the
       CPU is recorded, never used to choose.
   """
@@ -154,10 +162,17 @@ def decide(*, fast: bool = True, has_conv: bool = False, conv_formulation: str =
     if cnn_on_cpu:
       reasons.append("evaluation in batches of 16: the convolutions' intermediates stay in "
                      "cache (1.1-1.5x)")
+  if not epochs_per_dispatch and train_examples is not None and (
+      train_examples <= SMALL_EPOCH_EXAMPLES and num_epochs >= 20):
+    epochs_per_dispatch = num_epochs // 10
+    reasons.append(f"{epochs_per_dispatch} epochs per program call (one scan; the same numbers): "
+                   f"an epoch of {train_examples} examples costs less than its dispatch")
   return Tuning(backend=backend, cpu=cpu_model, fast_path=fast_path,
                 conv_formulation=conv_formulation if has_conv else None,
                 conv_precision=precision if has_conv else None,
                 winograd_min_inputs=(WINOGRAD_MIN_INPUTS if has_conv
                                      and conv_formulation == "winograd" else None),
                 microbatch_size=microbatch_size or None, seeds_at_once=seeds_at_once or None,
-                eval_batch_size=eval_batch_size, reasons=tuple(reasons))
+                eval_batch_size=eval_batch_size,
+                epochs_per_dispatch=epochs_per_dispatch if epochs_per_dispatch > 1 else None,
+                reasons=tuple(reasons))

@@ -147,6 +147,18 @@ def test_cnns_on_cpu_default_to_seeds_in_turn_and_small_eval_batches(backend):
       None, None, 1000)
 
 
+def test_small_epochs_are_trained_a_tenth_at_a_time_unless_configured():
+  decide = lambda **kwargs: tuning.decide(backend="cpu", cpu=("test", frozenset()), **kwargs)
+  chosen = decide(num_epochs=300, train_examples=4)  # the perceptron
+  assert chosen.epochs_per_dispatch == 30 and "epochs per dispatch 30" in chosen.line()
+  assert decide(num_epochs=20, train_examples=60_000).epochs_per_dispatch is None  # MNIST
+  assert decide(num_epochs=5, train_examples=4).epochs_per_dispatch is None  # too few epochs
+  assert decide(num_epochs=300, train_examples=4, epochs_per_dispatch=1).epochs_per_dispatch is None
+  assert decide(num_epochs=20, train_examples=60_000,
+                epochs_per_dispatch=4).epochs_per_dispatch == 4
+  assert decide(num_epochs=300).epochs_per_dispatch is None  # examples unknown
+
+
 def test_one_hot_and_integer_labels_give_the_same_numbers(mock_tfds):
   histories = []
   for variant in ("sparse", "one_hot"):

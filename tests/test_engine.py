@@ -46,9 +46,11 @@ def line_state(task, key, sample_inputs, learning_rate=0.1):
   return create_train_state(task, key, sample_inputs, {"learning_rate": learning_rate})
 
 
-def small_fit(seeds, noise=(0.0, 0.5), learning_rate=0.1, epochs=3, seeds_at_once=None):
+def small_fit(seeds, noise=(0.0, 0.5), learning_rate=0.1, epochs=3, seeds_at_once=None,
+              **kwargs):
   sweep = make_sweep(seeds, {"noise": 0.0, "learning_rate": learning_rate}, {"noise": noise})
-  return fit(line_task(), sweep, epochs, make_data=line_data, seeds_at_once=seeds_at_once)
+  return fit(line_task(), sweep, epochs, make_data=line_data, seeds_at_once=seeds_at_once,
+             **kwargs)
 
 
 @pytest.mark.parametrize("size, batch_size", [(10, 3), (4, 10), (12, 4), (1, 1)])
@@ -141,6 +143,18 @@ def test_seeds_in_turn_equal_vmapped_seeds(seeds_at_once):
   vmapped, in_turn = small_fit([0, 1, 2]), small_fit([0, 1, 2], seeds_at_once=seeds_at_once)
   chex.assert_trees_all_close(vmapped.state.params, in_turn.state.params, rtol=1e-5, atol=1e-6)
   chex.assert_trees_all_close(vmapped.history, in_turn.history, rtol=1e-5, atol=1e-6)
+
+
+def test_epochs_in_one_program_call_give_the_same_numbers_and_every_entry():
+  """7 epochs as blocks of 3 (two scans over epochs, then one epoch alone) == one call each."""
+  logged = []
+  one_each = small_fit([0, 1], epochs=7)
+  in_blocks = small_fit([0, 1], epochs=7, epochs_per_dispatch=3,
+                        on_epoch=lambda epoch, metrics, seconds: logged.append((epoch, seconds)))
+  chex.assert_trees_all_equal(in_blocks.state.params, one_each.state.params)
+  chex.assert_trees_all_equal(in_blocks.history, one_each.history)
+  assert [epoch for epoch, _ in logged] == list(range(1, 8))
+  assert logged[0][1] == logged[2][1] > 0  # a block's epochs share its time
 
 
 @pytest.mark.parametrize("name", OPTIMIZERS)

@@ -3,7 +3,6 @@ axis, log axes for sweeps over decades, bands within the values' range, counts i
 
 import types
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
@@ -12,16 +11,14 @@ from rabbitjax import plots
 
 @pytest.fixture
 def drawn(monkeypatch):
-  """The figures the plot functions would save, kept open for inspection."""
+  """The figures the plot functions would save, kept for inspection."""
   figures = []
   monkeypatch.setattr(plots, "_save", lambda fig, path: figures.append(fig))
-  yield figures
-  for fig in figures:
-    plt.close(fig)
+  return figures
 
 
 def _tick_labels(axis) -> list[str]:
-  axis.figure.canvas.draw()  # tick labels exist once drawn
+  axis.figure.draw_without_rendering()  # tick labels exist once drawn
   return [label.get_text() for label in axis.get_ticklabels() if label.get_text()]
 
 

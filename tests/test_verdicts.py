@@ -29,6 +29,26 @@ def test_interval_along_an_axis_gives_a_band():
   assert np.all(low <= centre) and np.all(centre <= high)
 
 
+@pytest.mark.parametrize("shape", [(2,), (5,), (13,), (8, 30), (3, 4, 2)])
+def test_interval_and_interquartile_mean_are_scipys(shape):
+  """The numpy bootstrap is scipy.stats.bootstrap's percentile interval (same seed, same
+  resamples); the interquartile mean is scipy's trim_mean exactly."""
+  import scipy.stats
+
+  values = np.random.default_rng(len(shape)).normal(size=shape) * 10.0 ** np.arange(shape[-1])
+  np.testing.assert_array_equal(stats.interquartile_mean(values),
+                                scipy.stats.trim_mean(values, 0.25, axis=0))
+  for statistic, exact in ((np.mean, False), (stats.interquartile_mean, True)):
+    _, low, high = stats.interval(values, statistic)
+    expected = scipy.stats.bootstrap(
+        (values,), statistic, axis=0, vectorized=True, confidence_level=stats.CONFIDENCE,
+        n_resamples=stats.RESAMPLES, method="percentile", rng=np.random.default_rng(0))
+    # The mean's resamples as one matrix product: the same sums in another order.
+    rtol = 0 if exact else 1e-12
+    np.testing.assert_allclose(low, expected.confidence_interval.low, rtol=rtol, atol=0)
+    np.testing.assert_allclose(high, expected.confidence_interval.high, rtol=rtol, atol=0)
+
+
 def test_a_clear_effect_holds():
   found = verdicts.direction(np.full(8, 0.05) + np.linspace(-0.01, 0.01, 8))
   assert found.verdict == "holds" and found.agreeing == 8 and found.seeds == 8

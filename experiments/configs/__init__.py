@@ -16,6 +16,9 @@ def with_mode(config, mode: str | None, quick: dict):
   # The XLA:CPU drop-ins (rabbitjax/xla_cpu/) on the CPU backend, as rabbitjax/tuning.py decides;
   # False: the reference path (models/ and train/ as they read) on every backend.
   config.fast = True
+  # Epochs trained per program call (a scan over them; the same numbers); 0: rabbitjax/tuning.py
+  # decides (a tenth of the epochs where an epoch is a few examples, else 1).
+  config.epochs_per_dispatch = 0
   # TensorBoard event files in workdir/tensorboard/, one run per variant, seed and point.
   config.tensorboard = True
   if mode == "quick":

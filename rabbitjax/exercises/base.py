@@ -19,7 +19,9 @@ from rabbitjax.train import RunResult, Sweep, Task, fit, make_sweep, over_runs, 
 from rabbitjax.train.sweep import MakeData
 from rabbitjax.tuning import Tuning
 
-# on_log(entry, metrics): one history entry's metrics as (seeds, points) host arrays.
+# on_log(entry, metrics, seconds=None): one history entry's metrics as (seeds, points) host
+# arrays, and its training time where it is trained live (None: an agent's, whose history comes
+# back when its whole run has ended).
 OnLog = Callable[[int, Mapping[str, np.ndarray]], None]
 # describe(final state of one run) -> named arrays reported per run.
 Describe = Callable[[Any], Mapping[str, jax.Array]]
@@ -40,8 +42,6 @@ class Trainer:
     tuning: the machine-dependent choices it runs with (logged and recorded).
     plot: (variant result, directory) -> paths of the exercise's own PNGs written there.
     model_summary: the model as a table (Keras' `model.summary()`), saved beside the records.
-    logs_live: on_log sees each entry as it is trained (so its timing means something);
-      False for agents, whose history arrives when the whole run has ended.
     batch_sizes: the example counts a mesh's data axis must divide (training micro-batch,
       evaluation batch); empty: no data axis (agents).
     centre: the summary over seeds its curves draw (rabbitjax.plots.CENTRES): the mean, or for
@@ -54,7 +54,6 @@ class Trainer:
   tuning: Tuning
   plot: Callable[[Any, Any], list] | None = None
   model_summary: str | None = None
-  logs_live: bool = True
   batch_sizes: tuple[int, ...] = ()
   centre: str = "mean"
 
@@ -118,7 +117,8 @@ def supervised_trainer(task: Task, num_epochs: int, tuning: Tuning, *,
             programs=None) -> RunResult:
     result = fit(task, sweep, num_epochs, data=data, make_data=make_data, on_epoch=on_log,
                  seeds_at_once=tuning.seeds_at_once, checkpoints=checkpoints, layout=layout,
-                 vmap=tuning.vmap, programs=programs)
+                 vmap=tuning.vmap, programs=programs,
+                 epochs_per_dispatch=tuning.epochs_per_dispatch or 1)
     return _with_outputs(result, describe, tuning)
 
   return Trainer(train=train, num_logs=num_epochs, log_unit="epoch", tuning=tuning, plot=plot,
@@ -143,4 +143,4 @@ def agent_trainer(agent_train: Callable, num_logs: int, log_unit: str, tuning: T
     return _with_outputs(result, describe, tuning)
 
   return Trainer(train=train, num_logs=num_logs, log_unit=log_unit, tuning=tuning, plot=plot,
-                 logs_live=False, centre="iqm")
+                 centre="iqm")

@@ -12,7 +12,7 @@ from flax import linen as nn
 from rabbitjax import config as rules
 from rabbitjax import tuning
 from rabbitjax.data import (LOGIC_GATES, SUPPORTED_DATASETS, load_split, logic_gate,
-                            num_classes, split)
+                            num_classes, num_examples, split)
 from rabbitjax.exercises.base import Exercise, Trainer, supervised_trainer
 from rabbitjax.models import MLP, CifarCNN, MnistCNN
 from rabbitjax.models.activations import ACTIVATIONS
@@ -112,12 +112,15 @@ def load_data(config: ml_collections.ConfigDict, data_dir: str | None):
   return train, test
 
 
-def decide_tuning(config: ml_collections.ConfigDict) -> tuning.Tuning:
+def decide_tuning(config: ml_collections.ConfigDict,
+                  train_examples: int | None = None) -> tuning.Tuning:
   return tuning.decide(fast=config.fast, has_conv=config.model in CNN_DATASETS,
                        conv_formulation=config.conv_formulation, precision=config.precision,
                        microbatch_size=config.microbatch_size,
                        seeds_at_once=config.seeds_at_once, eval_batch_size=config.eval_batch_size,
-                       default_eval_batch_size=1000)
+                       default_eval_batch_size=1000, num_epochs=config.num_epochs,
+                       train_examples=train_examples,
+                       epochs_per_dispatch=config.epochs_per_dispatch)
 
 
 def _model_summary(model: nn.Module, input_shape: tuple[int, ...], dtype) -> str:
@@ -129,7 +132,7 @@ def _model_summary(model: nn.Module, input_shape: tuple[int, ...], dtype) -> str
 
 def make_trainer(config: ml_collections.ConfigDict, data) -> Trainer:
   """The classifier of `config` trained on `data` = (train, test) by the engine."""
-  chosen = decide_tuning(config)
+  chosen = decide_tuning(config, num_examples(data[0]))
   loss, metric = LOSSES[config.loss]
   task = Task(model=make_model(config, chosen), loss=loss, optimizer=config.optimizer,
               batch_size=config.batch_size, metrics=(("accuracy", metric),))

@@ -55,7 +55,9 @@ def make_trainer(config: ml_collections.ConfigDict) -> Trainer:
                                          kernel_init=config.kernel_init),
               loss=mean_squared_error, optimizer=config.optimizer,
               batch_size=config.batch_size)
-  chosen = tuning.decide(fast=config.fast, eval_batch_size=config.num_test)
+  chosen = tuning.decide(fast=config.fast, eval_batch_size=config.num_test,
+                         num_epochs=config.num_epochs, train_examples=config.num_train,
+                         epochs_per_dispatch=config.epochs_per_dispatch)
   return supervised_trainer(task, config.num_epochs, chosen, make_data=make_data,
                             describe=describe, plot=plot_fits)
 

@@ -50,7 +50,9 @@ def make_trainer(config: ml_collections.ConfigDict) -> Trainer:
               batch_size=config.batch_size,
               metrics=(("bit_accuracy", bit_accuracy), ("sequence_accuracy", sequence_accuracy)))
   chosen = tuning.decide(fast=config.fast, eval_batch_size=config.eval_batch_size,
-                         default_eval_batch_size=1024)
+                         default_eval_batch_size=1024, num_epochs=config.num_epochs,
+                         train_examples=config.num_train,
+                         epochs_per_dispatch=config.epochs_per_dispatch)
   return supervised_trainer(task, config.num_epochs, chosen, make_data=make_data)
 
 

@@ -11,6 +11,7 @@ per point.
 import dataclasses
 import functools
 import itertools
+import math
 import time
 from typing import Any, Callable, Mapping, Sequence
 
@@ -96,15 +97,20 @@ def _keys_and_hparams(sweep: Sweep, layout: Layout | None):
 
 def fit(task: Task, sweep: Sweep, num_epochs: int, *,
         data: tuple[Dataset, Dataset] | None = None, make_data: MakeData | None = None,
-        on_epoch: Callable[[int, dict[str, np.ndarray]], None] | None = None,
+        on_epoch: Callable[[int, dict[str, np.ndarray], float], None] | None = None,
         seeds_at_once: int | None = None, checkpoints=None,
         layout: Layout | None = None, vmap=jax.vmap,
-        programs: Programs | None = None) -> RunResult:
+        programs: Programs | None = None, epochs_per_dispatch: int = 1) -> RunResult:
   """Trains every run of `sweep` for `num_epochs`, one compiled program per epoch for all runs.
 
   Give either `data` (one (train, validation) pair shared by all runs, e.g. MNIST) or
   `make_data` (per-run data from the run's key and hyper-parameters, e.g. a noise sweep).
-  `on_epoch(epoch, metrics)` sees each epoch's metrics as (seeds, points) host arrays.
+  `on_epoch(epoch, metrics, seconds)` sees each epoch's metrics as (seeds, points) host arrays,
+  and its training time.
+  `epochs_per_dispatch`: epochs trained per program call, one `lax.scan` over them (the same
+  numbers as one call per epoch: tests/test_engine.py); `on_epoch` and `checkpoints` then see
+  them when the call returns, each epoch timed as its share. A fixed checkpoint cadence
+  (`checkpoints.every`) shortens the blocks to end on each epoch it saves at.
   `seeds_at_once`: train that many seeds at a time in the epoch program (see `over_runs`);
   None: all of them vmapped together.
   `checkpoints` (a `rabbitjax.checkpoint.Checkpoints`): training resumes from its latest
@@ -150,20 +156,43 @@ def fit(task: Task, sweep: Sweep, num_epochs: int, *,
       return over_runs(one_epoch, (0, data_axis, data_axis, 0), (0, data_axis, data_axis, None),
                        seeds_at_once, layout, vmap)(state, train_data, val_data, epoch_keys)
 
+    def sweep_epochs(state, train_data, val_data, shuffle_keys, first_epoch):
+      step = lambda state, epoch: sweep_epoch(state, train_data, val_data, shuffle_keys, epoch)
+      return jax.lax.scan(step, state, first_epoch + jnp.arange(epochs_per_dispatch))
+
+    # The programs this run calls: one epoch (for a remainder), and the block of epochs, whose
+    # calls end on every epoch a fixed checkpoint cadence saves at.
     start = time.perf_counter()
-    compiled_epoch = programs.get(seed_split(sweep_epoch),
-                                  ("epoch", task, data_axis, seeds_at_once, layout, vmap), state,
-                                  train_data, val_data, shuffle_keys, 0, donate_argnums=0)
+    if checkpoints is not None and checkpoints.every > 0:
+      epochs_per_dispatch = math.gcd(epochs_per_dispatch, checkpoints.every)
+    left, block = num_epochs - done, epochs_per_dispatch
+    needed = {1: sweep_epoch} if block == 1 or left % block else {}
+    if 1 < block <= left:
+      needed[block] = sweep_epochs
+    compiled = {}
+    for length, fn in needed.items():
+      compiled[length] = programs.get(
+          seed_split(fn), ("epochs", length, task, data_axis, seeds_at_once, layout, vmap),
+          state, train_data, val_data, shuffle_keys, 0, donate_argnums=0)
     seconds["compile"] = time.perf_counter() - start
 
   start = time.perf_counter()
-  for epoch in range(done + 1, num_epochs + 1):
-    state, metrics = compiled_epoch(state, train_data, val_data, shuffle_keys, epoch)
-    metrics = {name: value[:num_seeds] for name, value in distributed.to_host(metrics).items()}
-    for name, value in metrics.items():
-      history.setdefault(name, []).append(value)
-    if on_epoch is not None:
-      on_epoch(epoch, metrics)
+  epoch = done
+  while epoch < num_epochs:
+    call_start = time.perf_counter()
+    length = epochs_per_dispatch if num_epochs - epoch >= epochs_per_dispatch else 1
+    state, metrics = compiled[length](state, train_data, val_data, shuffle_keys, epoch + 1)
+    metrics = distributed.to_host(metrics)
+    entries = [metrics] if length == 1 else [
+        {name: value[index] for name, value in metrics.items()} for index in range(length)]
+    entry_seconds = (time.perf_counter() - call_start) / len(entries)
+    for metrics in entries:
+      epoch += 1
+      metrics = {name: value[:num_seeds] for name, value in metrics.items()}
+      for name, value in metrics.items():
+        history.setdefault(name, []).append(value)
+      if on_epoch is not None:
+        on_epoch(epoch, metrics, entry_seconds)
     if checkpoints is not None:
       checkpoints.after_epoch(epoch, num_epochs, state, history)
   jax.block_until_ready(state)
