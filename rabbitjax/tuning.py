@@ -22,7 +22,7 @@ import jax
 
 from rabbitjax import xla_cpu
 from rabbitjax.models.layers import Layers, reference_layers
-from rabbitjax.train.engine import weighted_sum
+from rabbitjax.train.engine import run_inputs, weighted_sum
 
 # Config values of `conv_formulation`: "auto" for `decide`'s choice, 'lax' for nn.Conv.
 CONV_FORMULATIONS = ("auto", "lax", *xla_cpu.conv.FORMULATIONS)
@@ -57,6 +57,8 @@ class Tuning:
     conv_formulation: 'lax' (nn.Conv), 'im2col' or 'winograd'; None without convolutions.
     conv_precision: the convolutions' matmul operands, 'float32' or 'bfloat16'.
     winograd_min_inputs: layers with fewer input channels use im2col instead of Winograd.
+    inputs_per_run: training inputs shared by a seed's points enter as each run's own
+      (`xla_cpu.engine.run_inputs`).
     microbatch_size, seeds_at_once, eval_batch_size, epochs_per_dispatch: the engine's arguments.
     reasons: why, one sentence per choice that is not the reference's.
   """
@@ -67,6 +69,7 @@ class Tuning:
   conv_formulation: str | None = None
   conv_precision: str | None = None
   winograd_min_inputs: int | None = None
+  inputs_per_run: bool = False
   microbatch_size: int | None = None
   seeds_at_once: int | None = None
   eval_batch_size: int | None = None
@@ -90,6 +93,11 @@ class Tuning:
   def weighted_sum(self):
     """The engine's weighted sum of per-example values."""
     return xla_cpu.engine.weighted_sum if self.fast_path else weighted_sum
+
+  @property
+  def run_inputs(self):
+    """The engine's training inputs of one run."""
+    return xla_cpu.engine.run_inputs if self.inputs_per_run else run_inputs
 
   @property
   def vmap(self):
@@ -117,7 +125,8 @@ class Tuning:
 def decide(*, fast: bool = True, has_conv: bool = False, conv_formulation: str = "auto",
            precision: str = "float32", microbatch_size: int = 0, seeds_at_once: int = 0,
            eval_batch_size: int | None = None, default_eval_batch_size: int | None = None,
-           num_epochs: int = 1, train_examples: int | None = None, epochs_per_dispatch: int = 0,
+           shared_inputs: bool = False, num_epochs: int = 1, train_examples: int | None = None,
+           epochs_per_dispatch: int = 0,
            backend: str | None = None, cpu: tuple[str, frozenset] | None = None) -> Tuning:
   """The tuning for a run; 0 (or "auto") asks for the automatic choice, anything else is kept.
 
@@ -126,6 +135,7 @@ def decide(*, fast: bool = True, has_conv: bool = False, conv_formulation: str =
     has_conv: the model has convolutions (the CNNs), which most of the choices are about.
     conv_formulation, precision, microbatch_size, seeds_at_once, eval_batch_size: the config's.
     default_eval_batch_size: the evaluation batch when not a CNN on CPU.
+    shared_inputs: the sweep's points of a seed train on the same inputs (a tfds dataset).
     num_epochs, train_examples, epochs_per_dispatch: the run's epochs, the examples in one
       (None: unknown), and the config's epochs per program call (0: automatic).
     backend, cpu: this process's (jax.default_backend(), cpu_facts()) unless given (tests); the
@@ -162,6 +172,11 @@ def decide(*, fast: bool = True, has_conv: bool = False, conv_formulation: str =
     if cnn_on_cpu:
       reasons.append("evaluation in batches of 16: the convolutions' intermediates stay in "
                      "cache (1.1-1.5x)")
+  inputs_per_run = fast_path and shared_inputs and not has_conv
+  if inputs_per_run:
+    reasons.append("shared training inputs enter each step as each run's own: XLA:CPU then "
+                   "batches the matmuls over seeds x points rather than transposing every weight "
+                   "(the dropout MLP's epoch 12% faster; float32 rounding, not bit for bit)")
   if not epochs_per_dispatch and train_examples is not None and (
       train_examples <= SMALL_EPOCH_EXAMPLES and num_epochs >= 20):
     epochs_per_dispatch = num_epochs // 10
@@ -172,6 +187,7 @@ def decide(*, fast: bool = True, has_conv: bool = False, conv_formulation: str =
                 conv_precision=precision if has_conv else None,
                 winograd_min_inputs=(WINOGRAD_MIN_INPUTS if has_conv
                                      and conv_formulation == "winograd" else None),
+                inputs_per_run=inputs_per_run,
                 microbatch_size=microbatch_size or None, seeds_at_once=seeds_at_once or None,
                 eval_batch_size=eval_batch_size,
                 epochs_per_dispatch=epochs_per_dispatch if epochs_per_dispatch > 1 else None,

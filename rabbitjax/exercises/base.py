@@ -111,7 +111,7 @@ def supervised_trainer(task: Task, num_epochs: int, tuning: Tuning, *,
   """A Trainer running the engine's `fit` with `tuning`'s arguments."""
   task = dataclasses.replace(task, eval_batch_size=tuning.eval_batch_size,
                              microbatch_size=tuning.microbatch_size,
-                             weighted_sum=tuning.weighted_sum)
+                             weighted_sum=tuning.weighted_sum, run_inputs=tuning.run_inputs)
 
   def train(sweep: Sweep, on_log: OnLog | None = None, checkpoints=None, layout=None,
             programs=None) -> RunResult:

@@ -118,7 +118,8 @@ def decide_tuning(config: ml_collections.ConfigDict,
                        conv_formulation=config.conv_formulation, precision=config.precision,
                        microbatch_size=config.microbatch_size,
                        seeds_at_once=config.seeds_at_once, eval_batch_size=config.eval_batch_size,
-                       default_eval_batch_size=1000, num_epochs=config.num_epochs,
+                       default_eval_batch_size=1000, shared_inputs=True,
+                       num_epochs=config.num_epochs,
                        train_examples=train_examples,
                        epochs_per_dispatch=config.epochs_per_dispatch)
 

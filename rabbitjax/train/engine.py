@@ -29,6 +29,12 @@ def weighted_sum(values: jax.Array, weights: jax.Array) -> jax.Array:
   return jnp.sum(values * weights)
 
 
+def run_inputs(inputs: jax.Array, hparams: dict[str, jax.Array]) -> jax.Array:
+  """A training batch's inputs as this run's model takes them: as they are."""
+  del hparams
+  return inputs
+
+
 @dataclasses.dataclass(frozen=True)
 class Task:
   """What the engine needs to train one model; exercises differ only in these values.
@@ -47,7 +53,9 @@ class Task:
     microbatch_size: if set, each step's gradient is accumulated over micro-batches of this
       many examples (it must divide batch_size): the same gradient as the whole batch.
     weighted_sum: (values, weights) -> their weighted sum, `weighted_sum` or a drop-in.
-    `rabbitjax.tuning` decides the last three, and eval_batch_size, per backend.
+    run_inputs: (training inputs, the run's hparams) -> the model's inputs, `run_inputs` or a
+      drop-in.
+    `rabbitjax.tuning` decides the last four, and eval_batch_size, per backend.
   """
 
   model: nn.Module
@@ -59,6 +67,7 @@ class Task:
   shuffle: bool = True
   microbatch_size: int | None = None
   weighted_sum: Callable[[jax.Array, jax.Array], jax.Array] = weighted_sum
+  run_inputs: Callable[[jax.Array, dict], jax.Array] = run_inputs
 
 
 @struct.dataclass
@@ -152,6 +161,7 @@ def train_step(task: Task, state: TrainState, batch: Dataset, weights, dropout_k
 
   grad_fn = jax.grad(weighted_loss_sum, has_aux=True)
   num_micro = 1 if task.microbatch_size is None else task.batch_size // task.microbatch_size
+  batch = batch._replace(inputs=task.run_inputs(batch.inputs, state.hparams))
   if num_micro == 1:
     batch, weights = shard_examples((batch, weights))
     grads, values = grad_fn(state.params, batch, weights, dropout_key)

@@ -1,4 +1,4 @@
-"""Drop-ins for two of the engine's pure functions, shaped by how XLA:CPU compiles them."""
+"""Drop-ins for three of the engine's pure functions, shaped by how XLA:CPU compiles them."""
 
 import jax
 import jax.numpy as jnp
@@ -8,6 +8,17 @@ def weighted_sum(values: jax.Array, weights: jax.Array) -> jax.Array:
   """`rabbitjax.train.engine.weighted_sum` as a dot: XLA:CPU hands sum(values * weights) to a
   slow library fusion, which made a 40-run regression sweep ~30% slower."""
   return jnp.dot(values, weights)
+
+
+def run_inputs(inputs: jax.Array, hparams: dict[str, jax.Array]) -> jax.Array:
+  """`rabbitjax.train.engine.run_inputs`, the same values, as an array of the run (`inputs + 0 *`
+  a swept value): data shared by a seed's sweep points then enters each step's matmuls with the
+  point axis, so XLA:CPU batches them over seeds x points instead of transposing every weight
+  and weight gradient around one matmul per seed (the dropout MLP's 3 x 3 epoch 12% faster).
+  The sums run in other blocks: values equal within float32 rounding, not bit for bit."""
+  if not hparams:
+    return inputs
+  return inputs + 0.0 * next(iter(hparams.values())).astype(inputs.dtype)
 
 
 def vmap(fn, in_axes, spmd_axis_name=None):
