@@ -135,7 +135,8 @@ def decide(*, fast: bool = True, has_conv: bool = False, conv_formulation: str =
     has_conv: the model has convolutions (the CNNs), which most of the choices are about.
     conv_formulation, precision, microbatch_size, seeds_at_once, eval_batch_size: the config's.
     default_eval_batch_size: the evaluation batch when not a CNN on CPU.
-    shared_inputs: the sweep's points of a seed train on the same inputs (a tfds dataset).
+    shared_inputs: several sweep points of a seed train on the same inputs (a tfds dataset);
+      with one point there is no point axis to batch over, and the added zero only costs.
     num_epochs, train_examples, epochs_per_dispatch: the run's epochs, the examples in one
       (None: unknown), and the config's epochs per program call (0: automatic).
     backend, cpu: this process's (jax.default_backend(), cpu_facts()) unless given (tests); the

@@ -16,7 +16,7 @@ from rabbitjax.exercises import classification, exercise_for
 from rabbitjax.models import MLP, CifarCNN, MnistCNN, parameter_count, reference_layers
 from rabbitjax.models.layers import max_pool_2x2
 from rabbitjax.train import Task, evaluate, make_sweep, softmax_cross_entropy
-from rabbitjax.train.engine import weighted_sum
+from rabbitjax.train.engine import run_inputs, weighted_sum
 from rabbitjax.train.mapping import Programs
 
 EXERCISE = classification.EXERCISE
@@ -157,6 +157,17 @@ def test_small_epochs_are_trained_a_tenth_at_a_time_unless_configured():
   assert decide(num_epochs=20, train_examples=60_000,
                 epochs_per_dispatch=4).epochs_per_dispatch == 4
   assert decide(num_epochs=300).epochs_per_dispatch is None  # examples unknown
+
+
+@pytest.mark.parametrize("backend", ["cpu", "gpu"])
+def test_shared_inputs_enter_as_each_runs_own_only_on_the_cpu_fast_path(backend):
+  decide = lambda **kwargs: tuning.decide(backend=backend, cpu=("test", frozenset()), **kwargs)
+  per_run = decide(shared_inputs=True)
+  assert per_run.inputs_per_run == (backend == "cpu")
+  assert per_run.run_inputs is (xla_cpu.engine.run_inputs if backend == "cpu" else run_inputs)
+  assert not decide(shared_inputs=False).inputs_per_run  # one point: nothing to batch over
+  assert not decide(shared_inputs=True, fast=False).inputs_per_run
+  assert not decide(shared_inputs=True, has_conv=True).inputs_per_run
 
 
 def test_one_hot_and_integer_labels_give_the_same_numbers(mock_tfds):

@@ -4,6 +4,8 @@ Which network, dataset and loss a run uses are config values; the variants of ea
 are override dicts in its config file.
 """
 
+import math
+
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -118,7 +120,9 @@ def decide_tuning(config: ml_collections.ConfigDict,
                        conv_formulation=config.conv_formulation, precision=config.precision,
                        microbatch_size=config.microbatch_size,
                        seeds_at_once=config.seeds_at_once, eval_batch_size=config.eval_batch_size,
-                       default_eval_batch_size=1000, shared_inputs=True,
+                       default_eval_batch_size=1000,
+                       shared_inputs=math.prod(len(values) for values in
+                                               (config.get("sweep") or {}).values()) > 1,
                        num_epochs=config.num_epochs,
                        train_examples=train_examples,
                        epochs_per_dispatch=config.epochs_per_dispatch)
