@@ -33,6 +33,11 @@ WINOGRAD_MIN_INPUTS = 16
 # Epochs of at most this many training examples take less time than their dispatch (and the
 # host's work for each epoch), so a tenth of the epochs is trained per program call.
 SMALL_EPOCH_EXAMPLES = 1024
+# Above this many bytes of shuffled epochs (the training set times the seeds vmapped together),
+# each step gathers its own batch: the epoch's copy cost more than the gathers (MNIST softmax,
+# 8 seeds, 1.5 GB: 5.1 -> 1.3 s an epoch); below, the gathers cost more (the RNN's 7.7 MB:
+# 0.48 -> 0.71 s), and one MNIST seed (188 MB) ties.
+GATHER_PER_STEP_MIN_BYTES = 256 * 2**20
 
 
 @functools.cache
@@ -59,7 +64,8 @@ class Tuning:
     winograd_min_inputs: layers with fewer input channels use im2col instead of Winograd.
     inputs_per_run: training inputs shared by a seed's points enter as each run's own
       (`xla_cpu.engine.run_inputs`).
-    microbatch_size, seeds_at_once, eval_batch_size, epochs_per_dispatch: the engine's arguments.
+    microbatch_size, seeds_at_once, eval_batch_size, epochs_per_dispatch, gather_per_step: the
+      engine's arguments.
     reasons: why, one sentence per choice that is not the reference's.
   """
 
@@ -74,6 +80,7 @@ class Tuning:
   seeds_at_once: int | None = None
   eval_batch_size: int | None = None
   epochs_per_dispatch: int | None = None
+  gather_per_step: bool = False
   reasons: tuple[str, ...] = ()
 
   @property
@@ -116,7 +123,8 @@ class Tuning:
         ("conv", self.conv_formulation and f"{self.conv_formulation} {self.conv_precision}"),
         ("micro-batch", self.microbatch_size), ("seeds at once", self.seeds_at_once),
         ("eval batch", self.eval_batch_size),
-        ("epochs per dispatch", self.epochs_per_dispatch)) if value is not None]
+        ("epochs per dispatch", self.epochs_per_dispatch),
+        ("minibatches gathered per step", self.gather_per_step or None)) if value is not None]
     path = "fast path (rabbitjax.xla_cpu)" if self.fast_path else "reference path"
     return (f"{self.backend} ({self.cpu}), {path}: " + (", ".join(choices) or "no other choice")
             + "".join(f"; {reason}" for reason in self.reasons))
@@ -126,7 +134,7 @@ def decide(*, fast: bool = True, has_conv: bool = False, conv_formulation: str =
            precision: str = "float32", microbatch_size: int = 0, seeds_at_once: int = 0,
            eval_batch_size: int | None = None, default_eval_batch_size: int | None = None,
            shared_inputs: bool = False, num_epochs: int = 1, train_examples: int | None = None,
-           epochs_per_dispatch: int = 0,
+           epochs_per_dispatch: int = 0, train_bytes: int | None = None, num_seeds: int = 1,
            backend: str | None = None, cpu: tuple[str, frozenset] | None = None) -> Tuning:
   """The tuning for a run; 0 (or "auto") asks for the automatic choice, anything else is kept.
 
@@ -139,6 +147,8 @@ def decide(*, fast: bool = True, has_conv: bool = False, conv_formulation: str =
       with one point there is no point axis to batch over, and the added zero only costs.
     num_epochs, train_examples, epochs_per_dispatch: the run's epochs, the examples in one
       (None: unknown), and the config's epochs per program call (0: automatic).
+    train_bytes, num_seeds: the training set's size in bytes (None: unknown, or each run makes
+      its own) and the sweep's seeds, of which `seeds_at_once` (all if 0) are shuffled together.
     backend, cpu: this process's (jax.default_backend(), cpu_facts()) unless given (tests); the
       CPU is recorded, never used to choose.
   """
@@ -183,6 +193,12 @@ def decide(*, fast: bool = True, has_conv: bool = False, conv_formulation: str =
     epochs_per_dispatch = num_epochs // 10
     reasons.append(f"{epochs_per_dispatch} epochs per program call (one scan; the same numbers): "
                    f"an epoch of {train_examples} examples costs less than its dispatch")
+  shuffled_bytes = (train_bytes or 0) * min(seeds_at_once or num_seeds, num_seeds)
+  gather_per_step = shuffled_bytes > GATHER_PER_STEP_MIN_BYTES
+  if gather_per_step:
+    reasons.append(f"each step gathers its minibatch (the same numbers): the epochs' shuffled "
+                   f"copies would be {shuffled_bytes / 2**20:.0f} MiB, written and copied again "
+                   "per epoch (MNIST softmax, 8 seeds: 4x faster)")
   return Tuning(backend=backend, cpu=cpu_model, fast_path=fast_path,
                 conv_formulation=conv_formulation if has_conv else None,
                 conv_precision=precision if has_conv else None,
@@ -192,4 +208,5 @@ def decide(*, fast: bool = True, has_conv: bool = False, conv_formulation: str =
                 microbatch_size=microbatch_size or None, seeds_at_once=seeds_at_once or None,
                 eval_batch_size=eval_batch_size,
                 epochs_per_dispatch=epochs_per_dispatch if epochs_per_dispatch > 1 else None,
+                gather_per_step=gather_per_step,
                 reasons=tuple(reasons))

@@ -159,6 +159,18 @@ def test_small_epochs_are_trained_a_tenth_at_a_time_unless_configured():
   assert decide(num_epochs=300).epochs_per_dispatch is None  # examples unknown
 
 
+def test_large_shuffled_epochs_gather_each_minibatch_in_its_step():
+  decide = lambda **kwargs: tuning.decide(backend="cpu", cpu=("test", frozenset()), **kwargs)
+  mnist = 60_000 * 28 * 28 * 4 + 60_000 * 4  # float32 images, int32 labels: 188 MB
+  chosen = decide(train_bytes=mnist, num_seeds=8)  # the softmax exercise
+  assert chosen.gather_per_step and "minibatches gathered per step" in chosen.line()
+  assert chosen.record()["gather_per_step"] is True
+  assert not decide(train_bytes=mnist, num_seeds=1).gather_per_step  # one copy: a tie
+  assert not decide(train_bytes=mnist, num_seeds=8, seeds_at_once=1).gather_per_step
+  assert not decide(train_bytes=10_000 * 8 * 3 * 4, num_seeds=8).gather_per_step  # the RNN's
+  assert not decide(num_seeds=8).gather_per_step  # size unknown
+
+
 @pytest.mark.parametrize("backend", ["cpu", "gpu"])
 def test_shared_inputs_enter_as_each_runs_own_only_on_the_cpu_fast_path(backend):
   decide = lambda **kwargs: tuning.decide(backend=backend, cpu=("test", frozenset()), **kwargs)

@@ -1,5 +1,6 @@
 """The training engine: batching, determinism, vmapped sweeps, and learning on regression data."""
 
+import dataclasses
 import functools
 
 import chex
@@ -155,6 +156,20 @@ def test_epochs_in_one_program_call_give_the_same_numbers_and_every_entry():
   chex.assert_trees_all_equal(in_blocks.history, one_each.history)
   assert [epoch for epoch, _ in logged] == list(range(1, 8))
   assert logged[0][1] == logged[2][1] > 0  # a block's epochs share its time
+
+
+@pytest.mark.parametrize("shared_data", [False, True])
+def test_minibatches_gathered_per_step_give_the_same_numbers(shared_data):
+  """Each step gathering its batch == the epoch's batches gathered before the scan, bit for bit,
+  for data every run makes (a batched gather) and data the seeds share (3 seeds, 2 noises)."""
+  sweep = make_sweep([0, 1, 2], {"noise": 0.0, "learning_rate": 0.1}, {"noise": (0.0, 0.5)})
+  data = line_data(jax.random.key(7), {"noise": 0.3})
+  source = dict(data=data) if shared_data else dict(make_data=line_data)
+  per_epoch = fit(line_task(batch_size=6), sweep, 3, **source)
+  per_step = fit(dataclasses.replace(line_task(batch_size=6), gather_per_step=True), sweep, 3,
+                 **source)
+  chex.assert_trees_all_equal(per_step.state.params, per_epoch.state.params)
+  chex.assert_trees_all_equal(per_step.history, per_epoch.history)
 
 
 @pytest.mark.parametrize("name", OPTIMIZERS)

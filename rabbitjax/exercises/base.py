@@ -111,7 +111,8 @@ def supervised_trainer(task: Task, num_epochs: int, tuning: Tuning, *,
   """A Trainer running the engine's `fit` with `tuning`'s arguments."""
   task = dataclasses.replace(task, eval_batch_size=tuning.eval_batch_size,
                              microbatch_size=tuning.microbatch_size,
-                             weighted_sum=tuning.weighted_sum, run_inputs=tuning.run_inputs)
+                             weighted_sum=tuning.weighted_sum, run_inputs=tuning.run_inputs,
+                             gather_per_step=tuning.gather_per_step)
 
   def train(sweep: Sweep, on_log: OnLog | None = None, checkpoints=None, layout=None,
             programs=None) -> RunResult:

@@ -114,8 +114,8 @@ def load_data(config: ml_collections.ConfigDict, data_dir: str | None):
   return train, test
 
 
-def decide_tuning(config: ml_collections.ConfigDict,
-                  train_examples: int | None = None) -> tuning.Tuning:
+def decide_tuning(config: ml_collections.ConfigDict, train_examples: int | None = None,
+                  train_bytes: int | None = None) -> tuning.Tuning:
   return tuning.decide(fast=config.fast, has_conv=config.model in CNN_DATASETS,
                        conv_formulation=config.conv_formulation, precision=config.precision,
                        microbatch_size=config.microbatch_size,
@@ -125,7 +125,8 @@ def decide_tuning(config: ml_collections.ConfigDict,
                                                (config.get("sweep") or {}).values()) > 1,
                        num_epochs=config.num_epochs,
                        train_examples=train_examples,
-                       epochs_per_dispatch=config.epochs_per_dispatch)
+                       epochs_per_dispatch=config.epochs_per_dispatch,
+                       train_bytes=train_bytes, num_seeds=config.num_seeds)
 
 
 def _model_summary(model: nn.Module, input_shape: tuple[int, ...], dtype) -> str:
@@ -137,7 +138,8 @@ def _model_summary(model: nn.Module, input_shape: tuple[int, ...], dtype) -> str
 
 def make_trainer(config: ml_collections.ConfigDict, data) -> Trainer:
   """The classifier of `config` trained on `data` = (train, test) by the engine."""
-  chosen = decide_tuning(config, num_examples(data[0]))
+  chosen = decide_tuning(config, num_examples(data[0]),
+                         sum(leaf.nbytes for leaf in jax.tree.leaves(data[0])))
   loss, metric = LOSSES[config.loss]
   task = Task(model=make_model(config, chosen), loss=loss, optimizer=config.optimizer,
               batch_size=config.batch_size, metrics=(("accuracy", metric),))

@@ -55,7 +55,9 @@ class Task:
     weighted_sum: (values, weights) -> their weighted sum, `weighted_sum` or a drop-in.
     run_inputs: (training inputs, the run's hparams) -> the model's inputs, `run_inputs` or a
       drop-in.
-    `rabbitjax.tuning` decides the last four, and eval_batch_size, per backend.
+    gather_per_step: each step gathers its own shuffled minibatch, instead of the epoch's
+      shuffled copy gathered before the scan (`minibatches`); the same numbers.
+    `rabbitjax.tuning` decides the last five, and eval_batch_size.
   """
 
   model: nn.Module
@@ -68,6 +70,7 @@ class Task:
   microbatch_size: int | None = None
   weighted_sum: Callable[[jax.Array, jax.Array], jax.Array] = weighted_sum
   run_inputs: Callable[[jax.Array, dict], jax.Array] = run_inputs
+  gather_per_step: bool = False
 
 
 @struct.dataclass
@@ -108,8 +111,8 @@ def batch_plan(size: int, batch_size: int, key: jax.Array | None = None):
 def minibatches(data: Dataset, batch_size: int, key: jax.Array | None = None):
   """`data` cut into (num_batches, batch_size, ...) minibatches, shuffled when `key` is given.
 
-  One gather per epoch, then `lax.scan` walks the batches as `xs`: many small gathers inside
-  the loop cost far more on CPU, above all when every run of a sweep has its own data.
+  One gather per epoch, then `lax.scan` walks the batches as `xs`: for a small training set,
+  many small gathers inside the loop cost more (`Task.gather_per_step` is the other way).
   Without a key the batches are contiguous: a pad and a reshape, no gather at all.
 
   Returns:
@@ -192,12 +195,19 @@ def train_epoch(task: Task, state: TrainState, data: Dataset, shuffle_key: jax.A
   once per seed and share that order among the seed's runs (see `rabbitjax.train.sweep`).
   """
   next_key, dropout_key = jax.random.split(state.key)
-  batches, weights = minibatches(data, task.batch_size, shuffle_key if task.shuffle else None)
+  if task.shuffle and task.gather_per_step:
+    # Only the indices go through the scan. Gathered before it, a large training set's shuffled
+    # copy is written, and under vmap transposed and copied again, for every seed at once.
+    batches, weights = batch_plan(num_examples(data), task.batch_size, shuffle_key)
+    batch_of = lambda indices: take(data, indices)
+  else:
+    batches, weights = minibatches(data, task.batch_size, shuffle_key if task.shuffle else None)
+    batch_of = lambda batch: batch
 
   def step(state, xs):
     batch_index, batch, batch_weights = xs
     batch_key = jax.random.fold_in(dropout_key, batch_index)
-    return train_step(task, state, batch, batch_weights, batch_key)
+    return train_step(task, state, batch_of(batch), batch_weights, batch_key)
 
   xs = (jnp.arange(weights.shape[0]), batches, weights)
   state, batch_sums = jax.lax.scan(step, state, xs)
