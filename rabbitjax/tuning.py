@@ -124,7 +124,8 @@ class Tuning:
         ("micro-batch", self.microbatch_size), ("seeds at once", self.seeds_at_once),
         ("eval batch", self.eval_batch_size),
         ("epochs per dispatch", self.epochs_per_dispatch),
-        ("minibatches gathered per step", self.gather_per_step or None)) if value is not None]
+        ("minibatches gathered", "per step" if self.gather_per_step else None))
+        if value is not None]
     path = "fast path (rabbitjax.xla_cpu)" if self.fast_path else "reference path"
     return (f"{self.backend} ({self.cpu}), {path}: " + (", ".join(choices) or "no other choice")
             + "".join(f"; {reason}" for reason in self.reasons))
