@@ -34,9 +34,8 @@ WINOGRAD_MIN_INPUTS = 16
 # host's work for each epoch), so a tenth of the epochs is trained per program call.
 SMALL_EPOCH_EXAMPLES = 1024
 # Above this many bytes of shuffled epochs (the training set times the seeds vmapped together),
-# each step gathers its own batch: the epoch's copy cost more than the gathers (MNIST softmax,
-# 8 seeds, 1.5 GB: 5.1 -> 1.3 s an epoch); below, the gathers cost more (the RNN's 7.7 MB:
-# 0.48 -> 0.71 s), and one MNIST seed (188 MB) ties.
+# each step gathers its own batch: there the epoch's copies cost more than the gathers, below it
+# less (BUILD_NOTES.md, "Where the shuffled batches are gathered").
 GATHER_PER_STEP_MIN_BYTES = 256 * 2**20
 
 
@@ -199,7 +198,7 @@ def decide(*, fast: bool = True, has_conv: bool = False, conv_formulation: str =
   if gather_per_step:
     reasons.append(f"each step gathers its minibatch (the same numbers): the epochs' shuffled "
                    f"copies would be {shuffled_bytes / 2**20:.0f} MiB, written and copied again "
-                   "per epoch (MNIST softmax, 8 seeds: 4x faster)")
+                   "per epoch (the MNIST softmax's 8 seeds: an epoch 4-5x faster)")
   return Tuning(backend=backend, cpu=cpu_model, fast_path=fast_path,
                 conv_formulation=conv_formulation if has_conv else None,
                 conv_precision=precision if has_conv else None,
