@@ -14,10 +14,11 @@ import pathlib
 import sys
 import time
 
-from rabbitjax import stopping
+from rabbitjax import figures, stopping
 
 if __name__ == "__main__":
   stopping.install()  # before JAX is imported: see rabbitjax/stopping.py
+  figures.start()  # the figures' process imports matplotlib while this one imports JAX
 
 from absl import app, flags  # noqa: E402
 
@@ -153,4 +154,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main, flags_parser=cli.parse_flags)
+  cli.run(lambda: app.run(main, flags_parser=cli.parse_flags))

@@ -16,10 +16,11 @@ be written (a full disk); 130 / 143 stopped by SIGINT / SIGTERM after saving.
 
 import sys
 
-from rabbitjax import stopping
+from rabbitjax import figures, stopping
 
 if __name__ == "__main__":
   stopping.install()  # before JAX is imported: see rabbitjax/stopping.py
+  figures.start()  # the figures' process imports matplotlib while this one imports JAX
 
 from absl import app, flags  # noqa: E402
 from ml_collections import config_flags  # noqa: E402
@@ -76,4 +77,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main, flags_parser=lambda argv: cli.parse_flags(argv, load_config=True))
+  cli.run(lambda: app.run(main, flags_parser=lambda argv: cli.parse_flags(argv, load_config=True)))

@@ -19,7 +19,7 @@ from typing import Callable
 import ml_collections
 import numpy as np
 
-from rabbitjax import checkpoint, distributed, io, plots, provenance, report
+from rabbitjax import checkpoint, distributed, figures, io, provenance, report
 from rabbitjax.stopping import STOP, Interrupted
 from rabbitjax.config import ConfigError, variant_config, variant_names
 from rabbitjax.exercises import Trainer, exercise_for
@@ -127,7 +127,7 @@ class _Progress:
     for seed, point in zip(*np.nonzero(bad & ~self.diverged)):
       names = [metric for metric, values in metrics.items() if not np.isfinite(values[seed, point])]
       self.log(f"[{self.name}] run seed {self.sweep.seeds[seed]}, "
-               f"{plots.point_label(self.sweep, point)} diverged at {unit} {entry}: "
+               f"{self.sweep.point_label(point)} diverged at {unit} {entry}: "
                f"{', '.join(names)} not finite")
     self.diverged |= bad
 
@@ -151,7 +151,7 @@ class _TensorBoard:
     from tensorboardX.event_file_writer import EventsWriter  # only runs that write import it
 
     def run_directory(seed_index, point):
-      label = plots.point_label(sweep, point)
+      label = sweep.point_label(point)
       suffix = "" if sweep.num_points == 1 else "_" + re.sub(r"[^\w.=+-]+", "_", label)
       path = pathlib.Path(directory) / f"seed_{sweep.seeds[seed_index]}{suffix}"
       path.mkdir(parents=True, exist_ok=True)
@@ -245,51 +245,82 @@ def run_experiment(
       log(f"[{name}] {line}")
       said.add(line)
 
-  for name in names:
-    if STOP.is_set():
-      raise Interrupted(f"before variant {name!r}")
-    variant = variant_config(config, name, command_line)
-    if name in summary["variants"]:
-      _refuse_other_config(summary["variants"][name]["config"], variant.to_dict(),
-                           f"variant {name!r} of an earlier")
-      log(f"[{name}] finished in an earlier run: kept")
-      continue
-    # Per variant: a variant may change a sweepable default (the RNN's Adam: learning_rate).
-    sweep = exercise.sweep(variant)
-    trainer = exercise.build(variant, data_dir, loaded)
-    points = ", ".join(plots.point_label(sweep, point) for point in range(sweep.num_points))
-    log(f"[{name}] {variant.get('label', name)}: {len(sweep.seeds)} seeds x {sweep.num_points} "
-        f"points ({points}); each {trainer.log_unit} shows the mean over seeds for every point")
-    log_once(f"tuning: {trainer.tuning.line()}", name)
-    layout = distributed.decide_layout(variant.get("mesh", distributed.AUTOMATIC),
-                                       len(sweep.seeds), trainer.batch_sizes)
-    log_once(f"layout: {layout.line()}", name)
-    checkpoints = checkpoint.Checkpoints(workdir / "checkpoints" / name,
-                                         variant.get("checkpoint_every", 0),
-                                         log=lambda line, n=name: log(f"[{n}] {line}"))
-    progress = _Progress(log, name, trainer, sweep, writer and workdir / "metrics.jsonl",
-                         every_entry, writer and variant.get("tensorboard", True)
-                         and workdir / "tensorboard" / name)
-    try:
-      run = trainer.train(sweep, progress, checkpoints, layout, programs)
-    except Interrupted as err:
-      raise Interrupted(f"in variant {name!r} {err}") from None
-    finally:
-      progress.close()
-    result = VariantResult(name, variant.get("label", name), variant, sweep, run,
-                           {**trainer.tuning.record(), "layout": layout.record()},
-                           trainer.log_unit)
-    summary["variants"][name] = report.summarize_variant(result)
-    history[name] = report.history_record(result)
-    summary["provenance"]["finished"] = provenance.now()
-    written = []
-    if writer:
-      written = store.commit(lambda directory: _write_records(directory, config, summary,
-                                                             history, result, trainer))
-    checkpoints.delete()
-    log(f"[{name}] setup {run.seconds['setup']:.2f} s, compile {run.seconds['compile']:.2f} s, "
-        f"train {run.seconds['train']:.2f} s; saved {', '.join(written)}")
+  staged = []  # the last variant trained, committed once its figures are drawn
+
+  def settle():
+    while staged:
+      staged.pop()()
+
+  try:
+    for name in names:
+      if STOP.is_set():
+        raise Interrupted(f"before variant {name!r}")
+      variant = variant_config(config, name, command_line)
+      if name in summary["variants"]:
+        _refuse_other_config(summary["variants"][name]["config"], variant.to_dict(),
+                             f"variant {name!r} of an earlier")
+        log(f"[{name}] finished in an earlier run: kept")
+        continue
+      # Per variant: a variant may change a sweepable default (the RNN's Adam: learning_rate).
+      sweep = exercise.sweep(variant)
+      trainer = exercise.build(variant, data_dir, loaded)
+      points = ", ".join(sweep.point_label(point) for point in range(sweep.num_points))
+      log(f"[{name}] {variant.get('label', name)}: {len(sweep.seeds)} seeds x {sweep.num_points} "
+          f"points ({points}); each {trainer.log_unit} shows the mean over seeds for every point")
+      log_once(f"tuning: {trainer.tuning.line()}", name)
+      layout = distributed.decide_layout(variant.get("mesh", distributed.AUTOMATIC),
+                                         len(sweep.seeds), trainer.batch_sizes)
+      log_once(f"layout: {layout.line()}", name)
+      checkpoints = checkpoint.Checkpoints(workdir / "checkpoints" / name,
+                                           variant.get("checkpoint_every", 0),
+                                           log=lambda line, n=name: log(f"[{n}] {line}"))
+      progress = _Progress(log, name, trainer, sweep, writer and workdir / "metrics.jsonl",
+                           every_entry, writer and variant.get("tensorboard", True)
+                           and workdir / "tensorboard" / name)
+      try:
+        run = trainer.train(sweep, progress, checkpoints, layout, programs)
+      except Interrupted as err:
+        raise Interrupted(f"in variant {name!r} {err}") from None
+      finally:
+        progress.close()
+      result = VariantResult(name, variant.get("label", name), variant, sweep, run,
+                             {**trainer.tuning.record(), "layout": layout.record()},
+                             trainer.log_unit)
+      summary["variants"][name] = report.summarize_variant(result)
+      history[name] = report.history_record(result)
+      summary["provenance"]["finished"] = provenance.now()
+      settle()  # the previous variant, its figures drawn while this one trained
+      if writer:
+        staged.append(_stage(store, config, summary, history, result, trainer, checkpoints, log))
+      else:
+        checkpoints.delete()
+        log(f"[{name}] {_seconds(run)}")
+  finally:  # interrupted or failed: what was trained and staged before is still committed
+    settle()
   return json.loads(io.dumps(summary))
+
+
+def _seconds(run: RunResult) -> str:
+  return (f"setup {run.seconds['setup']:.2f} s, compile {run.seconds['compile']:.2f} s, "
+          f"train {run.seconds['train']:.2f} s")
+
+
+def _stage(store: io.RecordStore, config, summary: dict, history: dict, result: VariantResult,
+           trainer: Trainer, checkpoints, log) -> Callable[[], None]:
+  """Stages a variant's records and starts drawing its figures; returns what commits them
+  (after the figures are written), then drops its checkpoints and says what it saved."""
+  staging, written = store.stage(lambda directory: _write_records(directory, config, summary,
+                                                                  history, result, trainer))
+  drawn = _figures(summary, result, trainer)
+  drawing = figures.submit(drawn, staging)
+
+  def commit():
+    store.publish(staging, ready=drawing.wait)
+    checkpoints.delete()
+    names = written + [figure.filename for figure in drawn]
+    log(f"[{result.name}] {_seconds(result.run)}; saved {', '.join(names)}")
+
+  return commit
 
 
 def _write_records(directory: pathlib.Path, config, summary: dict, history: dict,
@@ -303,16 +334,22 @@ def _write_records(directory: pathlib.Path, config, summary: dict, history: dict
   if trainer.model_summary:
     names.append(f"{result.name}_model.txt")
     io.write_text(directory / names[-1], trainer.model_summary)
+  return names
+
+
+def _figures(summary: dict, result: VariantResult, trainer: Trainer) -> list:
+  """The figures that change with `result`: its learning curves, the exercise's own, and the
+  final metrics against the swept value."""
   keep = report.first_non_finite(result.run.history) == 0
-  names.append(f"{result.name}_curves.png")
-  plots.plot_learning_curves(result.run.history, result.sweep, result.label, directory / names[-1],
-                             result.log_unit, keep, trainer.centre)
-  if trainer.plot is not None:
-    names += [pathlib.Path(path).name for path in trainer.plot(result, directory)]
-  return names + _plot_against_swept_value(directory, summary, result)
+  curves = figures.Figure("plot_learning_curves", f"{result.name}_curves.png", {
+      "history": result.run.history, "title": result.label, "x_label": result.log_unit,
+      "point_labels": [result.sweep.point_label(p) for p in range(result.sweep.num_points)],
+      "keep": keep, "centre": trainer.centre})
+  own = trainer.plot(result) if trainer.plot is not None else []
+  return [curves, *own, *_plot_against_swept_value(summary, result)]
 
 
-def _plot_against_swept_value(directory: pathlib.Path, summary: dict, result) -> list[str]:
+def _plot_against_swept_value(summary: dict, result) -> list:
   """Final metrics against the one swept value, every recorded variant of that sweep on the same
   axes (drawn from the records, so variants of earlier runs count too)."""
   if len(result.sweep.swept) != 1:
@@ -320,7 +357,7 @@ def _plot_against_swept_value(directory: pathlib.Path, summary: dict, result) ->
   hparam = result.sweep.swept[0]
   metrics = [metric for metric in result.run.history if metric.startswith("val_")]
   metrics += [name for name, value in result.run.outputs.items() if value.ndim == 2]
-  names = []
+  drawn = []
   for metric in metrics:
     series = {}
     for record in summary["variants"].values():
@@ -328,7 +365,7 @@ def _plot_against_swept_value(directory: pathlib.Path, summary: dict, result) ->
         continue
       values = report.recorded_finals(record, metric)
       series[record["label"]] = ([point["hparams"][hparam] for point in record["points"]], values)
-    names.append(f"{metric}_vs_{hparam}.png")
-    plots.plot_against_hparam(series, hparam, metric, f"final {metric} against {hparam}",
-                              directory / names[-1])
-  return names
+    drawn.append(figures.Figure("plot_against_hparam", f"{metric}_vs_{hparam}.png", {
+        "series": series, "hparam": hparam, "ylabel": metric,
+        "title": f"final {metric} against {hparam}"}))
+  return drawn

@@ -187,13 +187,38 @@ class RecordStore:
     """Calls `write(directory)`, which writes the new or changed files there and returns their
     names; unchanged files of the current generation join them; then the new set becomes
     current. Returns the names written."""
-    current = self.current
-    number = int(current.name) + 1 if current is not None else 1
+    staging, written = self.stage(write)
+    self.publish(staging)
+    return written
+
+  def stage(self, write) -> tuple[pathlib.Path, list[str]]:
+    """The first half of `commit`: a fresh staging directory and what `write` wrote into it.
+    More may be written there before `publish` (a variant's figures) or `discard`."""
     staging = None
     try:
       staging = pathlib.Path(tempfile.mkdtemp(dir=self.root, suffix=".tmp"))
       os.chmod(staging, dir_mode())
-      written = list(write(staging))
+      return staging, list(write(staging))
+    except OSError as err:  # a full disk: the current generation is untouched
+      self.discard(staging)
+      raise self._failed(err) from None
+
+  def discard(self, staging: pathlib.Path | None) -> None:
+    if staging is not None:
+      shutil.rmtree(staging, ignore_errors=True)
+
+  def _failed(self, err: OSError) -> StorageError:
+    return storage_error(f"the records into {str(self.workdir)!r} (the records stay as the last "
+                         "commit left them)", err)
+
+  def publish(self, staging: pathlib.Path, ready=lambda: None) -> None:
+    """The second half of `commit`: once `ready()` returns (it waits for files still being
+    written into `staging`; its OSError fails the commit as a write here would), the staged
+    files, with the current generation's files they do not replace, become current."""
+    current = self.current
+    number = int(current.name) + 1 if current is not None else 1
+    try:
+      ready()
       if current is not None:
         for old in current.iterdir():
           if not (staging / old.name).exists():
@@ -201,11 +226,9 @@ class RecordStore:
               os.link(old, staging / old.name)
             except OSError:  # no hard links on this filesystem
               shutil.copy2(old, staging / old.name)
-    except OSError as err:  # a full disk: the current generation is untouched
-      if staging is not None:
-        shutil.rmtree(staging, ignore_errors=True)
-      raise storage_error(f"the records into {str(self.workdir)!r} (the records stay as the last "
-                          "commit left them)", err) from None
+    except OSError as err:
+      self.discard(staging)
+      raise self._failed(err) from None
     generation = self.root / f"{number:06d}"
     staging.rename(generation)
     for name in os.listdir(generation):
@@ -221,4 +244,3 @@ class RecordStore:
     os.replace(tmp_current, self.root / "current")
     if current is not None:
       shutil.rmtree(current)
-    return written

@@ -3,7 +3,6 @@
 import numpy as np
 
 from rabbitjax import stats
-from rabbitjax.plots import point_label
 
 
 def metric_order(name: str):
@@ -54,7 +53,7 @@ def summarize_variant(result) -> dict:
     final.update({name: seed_stats(values[:, point], keep)
                   for name, values in result.run.outputs.items()})
     points.append({
-        "label": point_label(result.sweep, point),
+        "label": result.sweep.point_label(point),
         "hparams": result.sweep.point(point),
         "final": final,
         "diverged": [{"seed": int(result.sweep.seeds[seed]), result.log_unit: int(entry)}

@@ -1,8 +1,6 @@
 """Figures a reader can read, checked on matplotlib's objects (not pixels): tick labels on every
 axis, log axes for sweeps over decades, bands within the values' range, counts in words."""
 
-import types
-
 import numpy as np
 import pytest
 
@@ -48,13 +46,34 @@ def test_bands_stay_within_the_values_and_one_seed_is_singular(drawn):
   episodes = np.abs(np.random.default_rng(0).normal(0, 300, size=(20, 8, 1)))  # a count
   episodes[:, 0] = 0.0
   history = {"episodes": episodes}
-  sweep = types.SimpleNamespace(num_points=1, seeds=list(range(8)), point=lambda i: {})
-  plots.plot_learning_curves(history, sweep, "agent", "unused.png", "chunk", centre="iqm")
+  plots.plot_learning_curves(history, ["default"], "agent", "unused.png", "chunk", centre="iqm")
   ax = drawn[0].axes[0]
   band = ax.collections[0].get_paths()[0].vertices[:, 1]
   assert band.min() >= 0 and band.max() <= episodes.max()
   assert "interquartile mean and 95% bootstrap band over 8 seeds" in drawn[0]._suptitle.get_text()
-  one = types.SimpleNamespace(num_points=1, seeds=[0], point=lambda i: {})
-  plots.plot_learning_curves({"loss": np.ones((5, 1, 1))}, one, "one", "unused.png")
+  plots.plot_learning_curves({"loss": np.ones((5, 1, 1))}, ["default"], "one", "unused.png")
   assert drawn[1]._suptitle.get_text() == "one (1 seed)"
   assert not drawn[1].axes[0].collections  # one run: no band to draw
+
+
+def _png_size(path) -> tuple[int, int]:
+  import PIL.Image
+
+  return PIL.Image.open(path).size
+
+
+@pytest.mark.parametrize("title", ["short", "a title longer than the figure is wide " * 3])
+def test_the_png_holds_everything_drawn_cropped_to_it(title, tmp_path, drawn):
+  labels = [f"learning_rate=0.0001, batch_size={size}, hidden=(512, 512)" for size in (1, 10)]
+  history = {"loss": np.ones((5, 2, 2)), "val_loss": np.ones((5, 2, 2))}
+  plots.plot_learning_curves(history, labels, title, "unused.png")
+  fig = drawn[0]
+  fig.draw_without_rendering()
+  legend = fig.axes[-1].get_legend().get_window_extent()
+  assert legend.x1 <= fig.bbox.x1  # the room beside the axes holds the legend
+  plots._write_png(fig, tmp_path / "curves.png")
+  width, height = _png_size(tmp_path / "curves.png")
+  title = fig._suptitle.get_window_extent()
+  assert width >= max(title.width, legend.x1 - fig.axes[0].get_window_extent().x0)
+  if title.x0 >= 0:  # all on the canvas: its white room cropped
+    assert width < fig.bbox.width and height < fig.bbox.height

@@ -453,7 +453,7 @@ class _FullDisk:
 
 @pytest.mark.parametrize("site", ["plot", "metrics"])
 def test_a_failed_write_leaves_the_last_commit_as_it_was(site, tmp_path, monkeypatch):
-  from rabbitjax import experiment, plots
+  from rabbitjax import experiment, figures, plots
 
   first = linear_regression.get_config("quick")
   first.variant = "slope_3"
@@ -462,6 +462,7 @@ def test_a_failed_write_leaves_the_last_commit_as_it_was(site, tmp_path, monkeyp
   if site == "plot":
     def full_disk(*args, **kwargs):
       raise OSError(28, "No space left on device")
+    monkeypatch.setenv(figures.FIGURES_ENV, "inline")  # drawn here, where the patch applies
     monkeypatch.setattr(plots, "plot_learning_curves", full_disk)
   else:
     monkeypatch.setattr(experiment, "open", lambda *args, **kwargs: _FullDisk(), raising=False)

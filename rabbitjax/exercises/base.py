@@ -40,7 +40,7 @@ class Trainer:
     num_logs: entries in the history (epochs, logged chunks, updates).
     log_unit: what one entry is: "epoch", "chunk" (of environment steps) or "update".
     tuning: the machine-dependent choices it runs with (logged and recorded).
-    plot: (variant result, directory) -> paths of the exercise's own PNGs written there.
+    plot: (variant result) -> the exercise's own figures (`rabbitjax.figures.Figure`).
     model_summary: the model as a table (Keras' `model.summary()`), saved beside the records.
     batch_sizes: the example counts a mesh's data axis must divide (training micro-batch,
       evaluation batch); empty: no data axis (agents).

@@ -6,7 +6,7 @@ import ml_collections
 import numpy as np
 
 from rabbitjax import config as rules
-from rabbitjax import plots, tuning
+from rabbitjax import figures, tuning
 from rabbitjax.data import polynomial_regression
 from rabbitjax.exercises.base import Exercise, Trainer, supervised_trainer
 from rabbitjax.models import PolynomialRegression, polynomial_coefficients
@@ -62,7 +62,7 @@ def make_trainer(config: ml_collections.ConfigDict) -> Trainer:
                             describe=describe, plot=plot_fits)
 
 
-def plot_fits(result, workdir) -> list:
+def plot_fits(result) -> list:
   """Training data of the first seed at each sweep point, with the true and the fitted curves."""
   coefficients = np.asarray(result.config.coefficients, np.float32)
   fitted = result.run.outputs["coefficients"]  # (seeds, points, degree + 1)
@@ -71,8 +71,8 @@ def plot_fits(result, workdir) -> list:
   panels = []
   for point in range(result.sweep.num_points):
     panels.append(
-        plots.FitPanel(
-            title=plots.point_label(result.sweep, point),
+        figures.FitPanel(
+            title=result.sweep.point_label(point),
             x=np.asarray(train.inputs[0, point, :, 0]),
             y=np.asarray(train.targets[0, point, :, 0]),
             x_grid=x_grid,
@@ -80,10 +80,9 @@ def plot_fits(result, workdir) -> list:
             fits=[np.polyval(c, x_grid) for c in fitted[:, point]],
         )
     )
-  path = workdir / f"{result.name}_fits.png"
-  plots.plot_fit_panels(panels, f"{result.label}: data (seed {result.sweep.seeds[0]}) and fits "
-                        "of every seed", path)
-  return [path]
+  title = f"{result.label}: data (seed {result.sweep.seeds[0]}) and fits of every seed"
+  return [figures.Figure("plot_fit_panels", f"{result.name}_fits.png",
+                         {"panels": panels, "title": title})]
 
 
 EXERCISE = Exercise("regression", rules.Schema(FIELDS, ("learning_rate", "noise"), check),

@@ -6,7 +6,7 @@ import ml_collections
 import numpy as np
 
 from rabbitjax import config as rules
-from rabbitjax import plots, tuning
+from rabbitjax import figures, tuning
 from rabbitjax.exercises.base import Exercise, Trainer, agent_trainer
 from rabbitjax.rl import (
     CartPole,
@@ -96,19 +96,18 @@ def make_q_learning_trainer(config: ml_collections.ConfigDict) -> Trainer:
         "q_values": q_values,
     }
 
-  def plot(result, workdir):
+  def plot(result):
     terminal = np.asarray(env.terminal_cells)
-    maps = [plots.ValueMap("value iteration: V*(s), optimal policy",
-                           np.asarray(optimal_values), np.argmax(np.asarray(optimal_q), -1))]
+    maps = [figures.ValueMap("value iteration: V*(s), optimal policy",
+                             np.asarray(optimal_values), np.argmax(np.asarray(optimal_q), -1))]
     for point in range(result.sweep.num_points):
       q_values = result.run.outputs["q_values"][0, point]
-      maps.append(plots.ValueMap(f"Q-learning, seed {result.sweep.seeds[0]}, "
-                                 f"{plots.point_label(result.sweep, point)}",
-                                 q_values.max(-1), q_values.argmax(-1)))
-    path = workdir / f"{result.name}_values.png"
-    plots.plot_value_maps(maps, env.layout, terminal,
-                          f"{result.label}: V(s) = max_a Q(s, a) and greedy actions", path)
-    return [path]
+      maps.append(figures.ValueMap(f"Q-learning, seed {result.sweep.seeds[0]}, "
+                                   f"{result.sweep.point_label(point)}",
+                                   q_values.max(-1), q_values.argmax(-1)))
+    return [figures.Figure("plot_value_maps", f"{result.name}_values.png", {
+        "maps": maps, "layout": env.layout, "terminal": terminal,
+        "title": f"{result.label}: V(s) = max_a Q(s, a) and greedy actions"})]
 
   train = make_q_learning(q_learning_params(config), env, env_params)
   return agent_trainer(train, config.num_logs, "chunk", tuning.decide(fast=config.fast),

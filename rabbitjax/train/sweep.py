@@ -51,6 +51,10 @@ class Sweep:
     """The swept hyper-parameters of point `index` as plain floats."""
     return {name: float(self.hparams[name][index]) for name in self.swept}
 
+  def point_label(self, index: int) -> str:
+    """'noise=0.3, learning_rate=0.01' for a point; 'default' when nothing is swept."""
+    return ", ".join(f"{name}={value:g}" for name, value in self.point(index).items()) or "default"
+
 
 def make_sweep(seeds: Sequence[int], defaults: Mapping[str, float],
                swept: Mapping[str, Sequence[float]] | None = None) -> Sweep:

@@ -1,0 +1,66 @@
+"""Figures drawn in a child process: the same files as drawn here, its failures raised here, a
+child that dies replaced by drawing here, and a run that never imports matplotlib itself."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from rabbitjax import figures
+
+CURVES = figures.Figure("plot_learning_curves", "curves.png", {
+    "history": {"loss": np.linspace(1.0, 0.1, 12).reshape(4, 3, 1),
+                "val_loss": np.linspace(1.2, 0.2, 12).reshape(4, 3, 1)},
+    "point_labels": ["default"], "title": "t"})
+
+
+@pytest.fixture
+def child(monkeypatch):
+  monkeypatch.setenv(figures.FIGURES_ENV, "child")
+  figures.start()
+  return figures._child
+
+
+def test_a_child_draws_the_same_file_as_this_process(child, tmp_path, monkeypatch):
+  (tmp_path / "child").mkdir()
+  (tmp_path / "here").mkdir()
+  drawing = figures.submit([CURVES], tmp_path / "child")
+  assert child.alive() and child.sent == child.received + 1  # drawn over there
+  drawing.wait()
+  monkeypatch.setenv(figures.FIGURES_ENV, "inline")
+  figures.submit([CURVES], tmp_path / "here").wait()
+  assert (tmp_path / "child/curves.png").read_bytes() == (tmp_path / "here/curves.png").read_bytes()
+
+
+def test_a_failed_write_in_the_child_is_raised_here(child, tmp_path):
+  drawing = figures.submit([CURVES], tmp_path / "missing")
+  with pytest.raises(FileNotFoundError):
+    drawing.wait()
+  figures.submit([CURVES], tmp_path).wait()  # and the child draws on
+  assert (tmp_path / "curves.png").stat().st_size > 0
+
+
+def test_figures_of_a_child_that_died_are_drawn_here(child, tmp_path):
+  drawing = figures.submit([CURVES], tmp_path)
+  child.process.kill()
+  child.process.wait()
+  drawing.wait()  # its answer never comes: drawn here instead
+  assert (tmp_path / "curves.png").stat().st_size > 0
+  figures.submit([], tmp_path).wait()  # nothing to draw: nothing sent
+  (tmp_path / "curves.png").unlink()
+  figures.submit([CURVES], tmp_path).wait()  # a new child
+  assert (tmp_path / "curves.png").stat().st_size > 0 and figures._child.alive()
+
+
+def test_a_run_draws_its_figures_without_importing_matplotlib(tmp_path):
+  code = ("import sys, rabbitjax; r = rabbitjax.run('linear_regression:quick', sys.argv[1], "
+          "log=None, variant='slope_3'); assert 'matplotlib' not in sys.modules; "
+          "print(sorted(path.name for path in r.figures))")
+  env = {**os.environ, figures.FIGURES_ENV: "child"}
+  completed = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True,
+                             text=True, env=env, timeout=300)
+  assert completed.returncode == 0, completed.stderr[-2000:]
+  assert completed.stdout.split() == ["['coefficient_error_vs_noise.png',", "'slope_3_curves.png',",
+                                      "'slope_3_fits.png',", "'val_loss_vs_noise.png']"]
