@@ -24,7 +24,7 @@ from typing import Callable
 import ml_collections
 import numpy as np
 
-from rabbitjax import compiler
+from rabbitjax import compiler, figures
 from rabbitjax.cache import enable_compilation_cache
 from rabbitjax.config import ConfigError
 from rabbitjax.report import recorded_finals
@@ -120,6 +120,7 @@ def run(config, workdir=None, *, data_dir: str | None = None, fresh: bool = Fals
   """
   from rabbitjax.experiment import run_experiment
 
+  figures.start()  # its imports and warm-up beside the checks and the first variant's training
   compiler.check()
   enable_compilation_cache()
   config = load_config(config)

@@ -77,6 +77,25 @@ def test_load_split_cache_round_trip(tmp_path):
   chex.assert_trees_all_equal(fresh, cached)
 
 
+def test_a_prepared_split_in_the_cache_is_read_without_tfds_until_its_files_change(
+    tmp_path, monkeypatch):
+  split_file = tmp_path / "mnist" / "3.0.1" / "mnist-test.array_record-00000-of-00001"
+  split_file.parent.mkdir(parents=True)
+  split_file.write_bytes(b"records")
+  cache = tmp_path / "cache"
+  with tfds.testing.mock_data(num_examples=5):
+    fresh = load_split("mnist", "test", data_dir=str(tmp_path), cache_dir=cache)
+  opened = []
+  monkeypatch.setattr(tfds, "data_source", lambda *args, **kwargs: opened.append(1) or 1 / 0)
+  cached = load_split("mnist", "test", data_dir=str(tmp_path), cache_dir=cache)
+  chex.assert_trees_all_equal(fresh, cached)
+  assert not opened
+  split_file.write_bytes(b"other records")  # re-prepared: tfds reads it again
+  with pytest.raises(DatasetUnavailableError):
+    load_split("mnist", "test", data_dir=str(tmp_path), cache_dir=cache)
+  assert opened
+
+
 def test_missing_dataset_is_one_clear_line(tmp_path):
   with pytest.raises(DatasetUnavailableError) as error:
     load_split("cifar10", "train", data_dir=str(tmp_path / "empty"), cache_dir=None)
