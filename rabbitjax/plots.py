@@ -124,7 +124,8 @@ def _band(ax, x, values, label, color, linestyle="-", centre="mean", seed_lines=
   if not len(values):
     return
   middle, low, high = stats.interval(values, CENTRES[centre][1], axis=0)
-  ax.plot(x, middle, linestyle, color=color, label=label)
+  # One entry (a one-epoch quick run) is a point, which a line alone would not show.
+  ax.plot(x, middle, linestyle, color=color, label=label, marker="o" if len(x) == 1 else None)
   if len(values) > 1:
     ax.fill_between(x, low, high, color=color, alpha=0.2, linewidth=0)
   if seed_lines:

@@ -77,3 +77,8 @@ def test_the_png_holds_everything_drawn_cropped_to_it(title, tmp_path, drawn):
   assert width >= max(title.width, legend.x1 - fig.axes[0].get_window_extent().x0)
   if title.x0 >= 0:  # all on the canvas: its white room cropped
     assert width < fig.bbox.width and height < fig.bbox.height
+
+
+def test_a_single_epoch_is_drawn_as_a_point(drawn):
+  plots.plot_learning_curves({"loss": np.ones((1, 2, 1))}, ["default"], "one epoch", "unused.png")
+  assert drawn[0].axes[0].lines[0].get_marker() == "o"
