@@ -65,10 +65,12 @@ class _Progress:
   """on_log for a trainer: the entry lines (with s/epoch and ETA when live), one line per run
   that goes non-finite, and a metrics.jsonl line, appended and flushed, for every entry.
 
-  Entry lines are rate-limited unless `every_entry`: the first, the last, and between them at
-  most one a second and one per tenth of the entries, the rarer (a fast exercise's 300 epochs
-  are two lines); of an agent, whose entries all arrive when its run has ended, the first and
-  the last. metrics.jsonl keeps every entry.
+  Entries come in blocks (every epoch of one program call; an agent's whole history), each
+  block's means, values and checks computed once over it (per entry, the perceptron's 1,800
+  records took a third of its run). Entry lines are rate-limited unless `every_entry`: the
+  first, the last, and between them at most one a second and one per tenth of the entries, the
+  rarer (a fast exercise's 300 epochs are two lines); of an agent, whose entries all arrive when
+  its run has ended, the first and the last. metrics.jsonl keeps every entry.
   """
 
   def __init__(self, log, name: str, trainer: Trainer, sweep: Sweep, metrics_path,
@@ -79,7 +81,7 @@ class _Progress:
     self.metrics = open(metrics_path, "a", buffering=1) if metrics_path else None
     self.tensorboard = _TensorBoard(tensorboard_dir, sweep) if tensorboard_dir else None
     self.diverged = np.zeros((len(sweep.seeds), sweep.num_points), bool)
-    self.seconds = []  # each live entry's training time
+    self.trained, self.seconds_after_first = 0, 0.0  # live entries, and their time but the first's
     self.printed = (0, -math.inf)  # the last entry printed, and when
 
   def _due(self, entry: int, live: bool) -> bool:
@@ -91,45 +93,60 @@ class _Progress:
     return (entry - last_entry >= max(1, self.trainer.num_logs // 10)
             and time.perf_counter() - last_time >= 1.0)
 
-  def __call__(self, entry, metrics, seconds=None):
-    """One entry's metrics; `seconds`: its training time, where it is trained live (an
-    entry's share of the program call that trained it), None for an agent's."""
+  def __call__(self, first_entry: int, metrics, seconds=None):
+    """The metrics of entries `first_entry`, `first_entry` + 1, ...: name -> (entries, seeds,
+    points, ...) host arrays; `seconds`: each entry's training time where they are trained live
+    (its share of the program call that trained them), None for an agent's."""
     trainer, unit = self.trainer, self.trainer.log_unit
-    means = {metric: np.atleast_1d(values.mean(0)).tolist() for metric, values in metrics.items()}
-    record = {"variant": self.name, unit: entry, "of": trainer.num_logs, "time": provenance.now(),
-              "mean_over_seeds": means}
-    timing = ""
-    if seconds is not None:
-      self.seconds.append(seconds)
-      record["seconds"] = seconds
-      if len(self.seconds) == 1:  # the first entry trained here: its time includes warming up
-        timing = f"  ({seconds:.3g} s, the first {unit})"
-      else:  # from the entries after the first
-        eta = float(np.mean(self.seconds[1:])) * (trainer.num_logs - entry)
-        record["eta_seconds"] = eta
-        timing = f"  ({seconds:.3g} s/{unit}, ETA {_duration(eta)})"
-    if self._due(entry, seconds is not None):
-      parts = [f"{metric} " + " ".join(f"{v:.4g}" for v in means[metric])
-               for metric in sorted(metrics, key=report.metric_order)]
-      width = len(str(trainer.num_logs))
-      self.log(f"[{self.name}] {unit} {entry:>{width}}/{trainer.num_logs}  " + "  ".join(parts)
-               + timing)
-      self.printed = (entry, time.perf_counter())
+    num_entries = len(next(iter(metrics.values())))
+    # name -> per entry, the mean over seeds of every point (and trailing axis)
+    means = {metric: np.asarray(values).mean(1).reshape(num_entries, -1).tolist()
+             for metric, values in metrics.items()}
+    order = sorted(metrics, key=report.metric_order)
+    now = provenance.now()
+    lines = []
+    for index in range(num_entries):
+      entry = first_entry + index
+      entry_means = {metric: values[index] for metric, values in means.items()}
+      record = {"variant": self.name, unit: entry, "of": trainer.num_logs, "time": now,
+                "mean_over_seeds": entry_means}
+      timing = ""
+      if seconds is not None:
+        self.trained += 1
+        record["seconds"] = seconds
+        if self.trained == 1:  # the first entry trained here: its time includes warming up
+          timing = f"  ({seconds:.3g} s, the first {unit})"
+        else:  # from the entries after the first
+          self.seconds_after_first += seconds
+          eta = self.seconds_after_first / (self.trained - 1) * (trainer.num_logs - entry)
+          record["eta_seconds"] = eta
+          timing = f"  ({seconds:.3g} s/{unit}, ETA {_duration(eta)})"
+      if self._due(entry, seconds is not None):
+        parts = [f"{metric} " + " ".join(f"{v:.4g}" for v in entry_means[metric])
+                 for metric in order]
+        width = len(str(trainer.num_logs))
+        self.log(f"[{self.name}] {unit} {entry:>{width}}/{trainer.num_logs}  "
+                 + "  ".join(parts) + timing)
+        self.printed = (entry, time.perf_counter())
+      lines.append(io.dumps(record, indent=None) + "\n")
     try:
       if self.metrics is not None:
-        self.metrics.write(io.dumps(record, indent=None) + "\n")
+        self.metrics.write("".join(lines))
       if self.tensorboard is not None:
-        self.tensorboard.write(entry, metrics)
+        self.tensorboard.write(first_entry, metrics)
     except OSError as err:
       what = err.filename or (self.metrics.name if self.metrics else "TensorBoard's events")
       raise io.storage_error(f"the metrics log {what!r}", err) from None
-    bad = report.non_finite(metrics)
-    for seed, point in zip(*np.nonzero(bad & ~self.diverged)):
-      names = [metric for metric, values in metrics.items() if not np.isfinite(values[seed, point])]
+    bad = report.non_finite(metrics)  # (entries, seeds, points)
+    first_bad = bad.argmax(0)
+    for seed, point in zip(*np.nonzero(bad.any(0) & ~self.diverged)):
+      index = first_bad[seed, point]
+      names = [metric for metric, values in metrics.items()
+               if not np.all(np.isfinite(values[index, seed, point]))]
       self.log(f"[{self.name}] run seed {self.sweep.seeds[seed]}, "
-               f"{self.sweep.point_label(point)} diverged at {unit} {entry}: "
+               f"{self.sweep.point_label(point)} diverged at {unit} {first_entry + index}: "
                f"{', '.join(names)} not finite")
-    self.diverged |= bad
+    self.diverged |= bad.any(0)
 
   def close(self) -> None:
     if self.metrics is not None:
@@ -161,28 +178,34 @@ class _TensorBoard:
                     for s in range(len(sweep.seeds)) for p in range(sweep.num_points)}
     self.tags, self.events = (), {}  # per run, the one Event each entry fills in and writes
 
-  def write(self, entry: int, metrics) -> None:
+  def write(self, first_entry: int, metrics) -> None:
+    """Entries `first_entry`, ... of `metrics` (name -> (entries, seeds, points, ...))."""
     from tensorboardX.proto import event_pb2, summary_pb2
 
     # Scalars only (per-run outputs such as coefficients are no series); one event per run and
     # entry holding every metric: a fifth of the cost of one event per metric, and a third of
     # that again by filling in one Event per run rather than building one per entry.
     scalars = {metric: np.asarray(values, np.float64) for metric, values in metrics.items()
-               if np.ndim(values) == 2}
+               if np.ndim(values) == 3}
     if tuple(scalars) != self.tags:
       self.tags = tuple(scalars)
       self.events = {run: event_pb2.Event(summary=summary_pb2.Summary(
           value=[summary_pb2.Summary.Value(tag=metric) for metric in scalars]))
           for run in self.writers}
-    # (seeds, points, metrics) as Python floats: indexing numpy per value took a third of this.
-    runs = np.stack(list(scalars.values()), -1).tolist() if scalars else None
+    if not scalars:
+      return
+    # (entries, seeds, points, metrics) as Python floats from one tolist: indexing numpy per
+    # value took a third of this.
+    entries = np.stack(list(scalars.values()), -1).tolist()
     now = time.time()
     for (seed, point), writer in self.writers.items():
       event = self.events[seed, point]
-      event.wall_time, event.step = now, entry
-      for value, number in zip(event.summary.value, runs[seed][point] if runs else ()):
-        value.simple_value = number
-      writer.write_event(event)
+      event.wall_time = now
+      for index, runs in enumerate(entries):
+        event.step = first_entry + index
+        for value, number in zip(event.summary.value, runs[seed][point]):
+          value.simple_value = number
+        writer.write_event(event)
 
   def close(self) -> None:
     for writer in self.writers.values():

@@ -141,3 +141,31 @@ def test_tuning_is_logged_once_and_recorded(quick_run):
   assert record["conv_formulation"] is None and record["fast_path"]
   assert len(record["reasons"]) == 1 and "rabbitjax.xla_cpu" in record["reasons"][0]
   assert summary["variants"]["slope_3"]["log_unit"] == "epoch"
+
+
+def test_progress_takes_blocks_of_entries_and_names_each_divergence_once(tmp_path):
+  """Two blocks of epochs: every epoch a metrics.jsonl line, each run's first non-finite epoch
+  named once (seed 1 at epoch 3 of the first block), the first and last epoch lines."""
+  from rabbitjax.experiment import _Progress
+  from rabbitjax.train import make_sweep
+
+  sweep = make_sweep([0, 1], {"learning_rate": 0.1}, {"learning_rate": (0.1, 0.2)})
+  trainer = base.Trainer(train=None, num_logs=8, log_unit="epoch", tuning=None)
+  lines = []
+  progress = _Progress(lines.append, "v", trainer, sweep, tmp_path / "metrics.jsonl",
+                       tensorboard_dir=tmp_path / "tb")
+  loss = np.ones((8, 2, 2), np.float32)
+  loss[2:, 1, 0] = np.nan  # seed 1, first point: from epoch 3 on
+  loss[6, 0, 1] = np.inf  # seed 0, second point: epoch 7 only
+  progress(1, {"loss": loss[:5]}, 0.01)
+  progress(6, {"loss": loss[5:]}, 0.01)
+  progress.close()
+  diverged = [line for line in lines if "diverged" in line]
+  assert diverged == ["[v] run seed 1, learning_rate=0.1 diverged at epoch 3: loss not finite",
+                      "[v] run seed 0, learning_rate=0.2 diverged at epoch 7: loss not finite"]
+  epochs = [line for line in lines if line.startswith("[v] epoch")]
+  assert epochs[0].startswith("[v] epoch 1/8") and epochs[-1].startswith("[v] epoch 8/8")
+  records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+  assert [record["epoch"] for record in records] == list(range(1, 9))
+  assert records[0]["mean_over_seeds"]["loss"] == [1.0, 1.0]
+  assert "eta_seconds" not in records[0] and records[1]["eta_seconds"] == pytest.approx(0.06)

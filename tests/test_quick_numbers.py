@@ -27,6 +27,10 @@ CONFIGS = sorted(path.stem for path in CONFIG_DIR.glob("*.py")
                  if not path.stem.startswith("_") and not path.stem.endswith("_defaults"))
 # Another machine's float32 rounding, carried through a quick run's few epochs.
 RTOL, ATOL = 1e-3, 1e-4
+# An accuracy counts outputs on one side of a threshold: that rounding flips the few that lie on
+# it (the RNN's 128 units on an AMX Xeon: 1 sequence in 200, its losses within RTOL), where a
+# real change moves an accuracy by far more.
+ACCURACY_ATOL = 0.01
 
 
 def quick_numbers(name: str, tmp_path, **overrides) -> dict:
@@ -60,7 +64,8 @@ def mismatches(actual: dict, recorded: dict) -> list[str]:
   actual, recorded = figures(actual), figures(recorded)
   wrong = [f"{name}: missing" for name in recorded.keys() ^ actual.keys()]
   for name in recorded.keys() & actual.keys():
-    if not np.allclose(actual[name], recorded[name], rtol=RTOL, atol=ATOL, equal_nan=True):
+    atol = ACCURACY_ATOL if name.endswith("accuracy") else ATOL
+    if not np.allclose(actual[name], recorded[name], rtol=RTOL, atol=atol, equal_nan=True):
       wrong.append(f"{name}: {actual[name].tolist()} against {recorded[name].tolist()}")
   return sorted(wrong)
 

@@ -2,6 +2,7 @@
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from rabbitjax.data.types import Dataset
 
@@ -39,5 +40,7 @@ LOGIC_GATES = {"or": (0, 1, 1, 1), "and": (0, 0, 0, 1), "xor": (0, 1, 1, 0)}
 
 def logic_gate(name: str) -> Dataset:
   """The 4 input pairs (0/1, 0/1) with the gate's output: float32 (4, 2) and (4, 1)."""
-  inputs = jnp.array([[0, 0], [0, 1], [1, 0], [1, 1]], jnp.float32)
-  return Dataset(inputs=inputs, targets=jnp.array(LOGIC_GATES[name], jnp.float32)[:, None])
+  inputs = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], np.float32)
+  targets = np.array(LOGIC_GATES[name], np.float32)[:, None]
+  # Made in numpy and transferred: jnp ops here would compile a program each.
+  return Dataset(inputs=jax.device_put(inputs), targets=jax.device_put(targets))

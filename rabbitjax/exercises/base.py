@@ -19,9 +19,10 @@ from rabbitjax.train import RunResult, Sweep, Task, fit, make_sweep, over_runs, 
 from rabbitjax.train.sweep import MakeData
 from rabbitjax.tuning import Tuning
 
-# on_log(entry, metrics, seconds=None): one history entry's metrics as (seeds, points) host
-# arrays, and its training time where it is trained live (None: an agent's, whose history comes
-# back when its whole run has ended).
+# on_log(first_entry, metrics, seconds=None): consecutive history entries from `first_entry`,
+# their metrics as (entries, seeds, points) host arrays, and each entry's training time where
+# they are trained live (None: an agent's, whose history comes back when its whole run has
+# ended, in one call).
 OnLog = Callable[[int, Mapping[str, np.ndarray]], None]
 # describe(final state of one run) -> named arrays reported per run.
 Describe = Callable[[Any], Mapping[str, jax.Array]]
@@ -131,16 +132,15 @@ def agent_trainer(agent_train: Callable, num_logs: int, log_unit: str, tuning: T
                   describe: Describe | None = None, plot=None) -> Trainer:
   """A Trainer for an agent's `train(key, hparams) -> (final, history)`, one program per sweep.
 
-  The history comes back when the whole run has ended; each entry is then passed to `on_log`.
+  The history comes back when the whole run has ended, and is then passed to `on_log` whole.
   """
 
   def train(sweep: Sweep, on_log: OnLog | None = None, checkpoints=None, layout=None,
             programs=None) -> RunResult:
     del checkpoints, programs  # one program per sweep: an interrupted agent run starts again
     result = train_agents(agent_train, sweep, layout, tuning.vmap)
-    for entry in range(1, num_logs + 1):
-      if on_log is not None:
-        on_log(entry, {metric: values[entry - 1] for metric, values in result.history.items()})
+    if on_log is not None:
+      on_log(1, result.history)
     return _with_outputs(result, describe, tuning)
 
   return Trainer(train=train, num_logs=num_logs, log_unit=log_unit, tuning=tuning, plot=plot,

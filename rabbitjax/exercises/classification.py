@@ -4,11 +4,12 @@ Which network, dataset and loss a run uses are config values; the variants of ea
 are override dicts in its config file.
 """
 
+import functools
 import math
 
 import jax
-import jax.numpy as jnp
 import ml_collections
+import numpy as np
 from flax import linen as nn
 
 from rabbitjax import config as rules
@@ -129,11 +130,12 @@ def decide_tuning(config: ml_collections.ConfigDict, train_examples: int | None 
                        train_bytes=train_bytes, num_seeds=config.num_seeds)
 
 
+@functools.cache  # a value of (module, shape, dtype): the variants of one model trace it once
 def _model_summary(model: nn.Module, input_shape: tuple[int, ...], dtype) -> str:
   # Plain text (no terminal colour codes), as the file it is written to wants.
   return nn.tabulate(model, jax.random.key(0), compute_flops=False,
                      console_kwargs={"color_system": None, "force_terminal": False})(
-                         jnp.zeros((1, *input_shape), dtype))
+                         np.zeros((1, *input_shape), dtype))
 
 
 def make_trainer(config: ml_collections.ConfigDict, data) -> Trainer:

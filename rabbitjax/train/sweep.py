@@ -91,12 +91,18 @@ class RunResult:
 def _keys_and_hparams(sweep: Sweep, layout: Layout | None):
   """Each seed's PRNG key (S,) and the points' hyper-parameters as device arrays (M,); on a
   mesh the keys are split over its seed axis and the rest replicated."""
-  if distributed.mesh_of(layout) is None:
-    place = lambda value, split_seeds: jnp.asarray(value)
+  if distributed.mesh_of(layout) is None:  # a transfer, where jnp.asarray compiles a program
+    place = lambda value, split_seeds: jax.device_put(value)
   else:
     place = lambda value, split_seeds: distributed.put(value, layout, split_seeds)
-  keys = jax.vmap(jax.random.key)(place(sweep.seeds, True))
+  keys = _seed_keys(place(sweep.seeds, True))
   return keys, {name: place(values, False) for name, values in sweep.hparams.items()}
+
+
+# Set-up ops as one program each (the persistent cache serves them), not op by op.
+_seed_keys = jax.jit(jax.vmap(jax.random.key))
+# Each run's keys for its data, its initialisation and its shuffles.
+_split_run_keys = jax.jit(jax.vmap(lambda key: tuple(jax.random.split(key, 3))))
 
 
 def fit(task: Task, sweep: Sweep, num_epochs: int, *,
@@ -109,11 +115,11 @@ def fit(task: Task, sweep: Sweep, num_epochs: int, *,
 
   Give either `data` (one (train, validation) pair shared by all runs, e.g. MNIST) or
   `make_data` (per-run data from the run's key and hyper-parameters, e.g. a noise sweep).
-  `on_epoch(epoch, metrics, seconds)` sees each epoch's metrics as (seeds, points) host arrays,
-  and its training time.
+  `on_epoch(first_epoch, metrics, seconds)` sees the epochs of each program call: their metrics
+  as (epochs, seeds, points) host arrays, and each epoch's training time (its share of the call).
   `epochs_per_dispatch`: epochs trained per program call, one `lax.scan` over them (the same
-  numbers as one call per epoch: tests/test_engine.py); `on_epoch` and `checkpoints` then see
-  them when the call returns, each epoch timed as its share. A fixed checkpoint cadence
+  numbers as one call per epoch: tests/test_engine.py); `checkpoints` see them when the call
+  returns. A fixed checkpoint cadence
   (`checkpoints.every`) shortens the blocks to end on each epoch it saves at.
   `seeds_at_once`: train that many seeds at a time in the epoch program (see `over_runs`);
   None: all of them vmapped together.
@@ -131,23 +137,29 @@ def fit(task: Task, sweep: Sweep, num_epochs: int, *,
   on_mesh, seed_split = placement(layout, len(sweep.seeds))
   with on_mesh():
     run_keys, hparams = _keys_and_hparams(sweep, layout)
-    keys = jax.vmap(lambda key: jax.random.split(key, 3))(run_keys)
-    data_keys, init_keys, shuffle_keys = (keys[:, index] for index in range(3))
+    data_keys, init_keys, shuffle_keys = _split_run_keys(run_keys)
     if make_data is not None:
       make = over_runs(make_data, (0, None), (None, 0), layout=layout, vmap=vmap)
-      train_data, val_data = jax.jit(seed_split(make))(data_keys, hparams)
+      train_data, val_data = programs.get(
+          seed_split(make), ("data", make_data, layout, vmap), data_keys, hparams)(
+              data_keys, hparams)
       data_axis = 0
-      sample_inputs = train_data.inputs[0, 0, :1]
+      sample = lambda inputs: inputs[0, 0, :1]
     else:
       train_data, val_data = data if distributed.mesh_of(layout) is None else distributed.put(
           distributed.to_host(data), layout, split_seeds=False)
       data_axis = None
-      sample_inputs = train_data.inputs[:1]
+      sample = lambda inputs: inputs[:1]
 
+    # create_train_state reads the task's model and optimizer alone: tasks equal in them (the
+    # perceptron's batch sizes) share the program.
     init = over_runs(functools.partial(create_train_state, task), (0, None, None),
                      (None, None, 0), layout=layout, vmap=vmap)
-    state = programs.get(seed_split(init), ("init", task, layout, vmap), init_keys,
-                         sample_inputs, hparams)(init_keys, sample_inputs, hparams)
+    init_from_data = lambda keys, inputs, hparams: init(keys, sample(inputs), hparams)
+    state = programs.get(seed_split(init_from_data),
+                         ("init", task.model, task.optimizer, data_axis, layout, vmap),
+                         init_keys, train_data.inputs, hparams)(init_keys, train_data.inputs,
+                                                                hparams)
     state = jax.block_until_ready(state)
     done, history = 0, {}
     if checkpoints is not None and (restored := checkpoints.restore(state)) is not None:
@@ -193,16 +205,15 @@ def fit(task: Task, sweep: Sweep, num_epochs: int, *,
     length = epochs_per_dispatch if num_epochs - epoch >= epochs_per_dispatch else 1
     state, metrics = compiled[length](state, train_data, val_data, shuffle_keys, epoch + 1)
     metrics = distributed.to_host(metrics)
-    entries = [metrics] if length == 1 else [
-        {name: value[index] for name, value in metrics.items()} for index in range(length)]
-    entry_seconds = (time.perf_counter() - call_start) / len(entries)
-    for metrics in entries:
-      epoch += 1
-      metrics = {name: value[:num_seeds] for name, value in metrics.items()}
-      for name, value in metrics.items():
-        history.setdefault(name, []).append(value)
-      if on_epoch is not None:
-        on_epoch(epoch, metrics, entry_seconds)
+    # (epochs, seeds, points): one epoch's metrics get the leading axis a block's have.
+    metrics = {name: (value[None] if length == 1 else value)[:, :num_seeds]
+               for name, value in metrics.items()}
+    entry_seconds = (time.perf_counter() - call_start) / length
+    for name, value in metrics.items():
+      history.setdefault(name, []).extend(value)
+    if on_epoch is not None:
+      on_epoch(epoch + 1, metrics, entry_seconds)
+    epoch += length
     if checkpoints is not None:
       checkpoints.after_epoch(epoch, num_epochs, state, history)
   jax.block_until_ready(state)
