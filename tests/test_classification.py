@@ -230,7 +230,9 @@ def test_variants_of_one_shape_share_programs_and_variants_of_one_dataset_share_
 def test_logic_gates_and_keyed_split():
   np.testing.assert_array_equal(logic_gate("xor").targets[:, 0], [0, 1, 1, 0])
   data = Dataset(jnp.arange(10.0)[:, None], jnp.arange(10))
-  train, test = split(data, jax.random.key(0), 0.8)
+  train, test = split(data, 0, 0.8)
   assert train.targets.shape == (8,) and test.targets.shape == (2,)
+  order = jax.random.permutation(jax.random.key(0), 10)  # the split's order, drawn op by op
+  np.testing.assert_array_equal(np.concatenate([train.targets, test.targets]), order)
   np.testing.assert_array_equal(np.sort(np.concatenate([train.targets, test.targets])),
                                 np.arange(10))

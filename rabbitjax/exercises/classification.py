@@ -106,7 +106,7 @@ def load_data(config: ml_collections.ConfigDict, data_dir: str | None):
     return data, data
   if config.dataset == "iris":  # tfds has one split; the course holds out 20%.
     data = load_split("iris", "train", data_dir=data_dir)
-    return split(data, jax.random.key(config.split_seed), 0.8)
+    return split(data, config.split_seed, 0.8)
   train = load_split(config.dataset, "train", data_dir=data_dir, one_hot=config.one_hot)
   test = load_split(config.dataset, "test", data_dir=data_dir, one_hot=config.one_hot)
   if config.max_examples:
