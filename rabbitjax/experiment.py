@@ -66,8 +66,7 @@ class _Progress:
   that goes non-finite, and a metrics.jsonl line, appended and flushed, for every entry.
 
   Entries come in blocks (every epoch of one program call; an agent's whole history), each
-  block's means, values and checks computed once over it (per entry, the perceptron's 1,800
-  records took a third of its run). Entry lines are rate-limited unless `every_entry`: the
+  block's means, values and checks computed once over it, not per entry. Entry lines are rate-limited unless `every_entry`: the
   first, the last, and between them at most one a second and one per tenth of the entries, the
   rarer (a fast exercise's 300 epochs are two lines); of an agent, whose entries all arrive when
   its run has ended, the first and the last. metrics.jsonl keeps every entry.

@@ -80,8 +80,7 @@ class _Child:
 
   def __init__(self):
     # Its BLAS on one thread (unless the user says otherwise): a figure's products are small,
-    # and OpenBLAS' idle threads spin on the core the training runs on (a figure took 0.25-0.33
-    # s of CPU in 0.15-0.2 s, 0.15 s with one thread; the perceptron's run 2.5 -> 2.3 s).
+    # and OpenBLAS' idle threads spin on the core the training runs on (BUILD_NOTES, Figures).
     env = dict(os.environ)
     for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
       env.setdefault(name, "1")

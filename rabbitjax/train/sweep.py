@@ -119,8 +119,8 @@ def fit(task: Task, sweep: Sweep, num_epochs: int, *,
   as (epochs, seeds, points) host arrays, and each epoch's training time (its share of the call).
   `epochs_per_dispatch`: epochs trained per program call, one `lax.scan` over them (the same
   numbers as one call per epoch: tests/test_engine.py); `checkpoints` see them when the call
-  returns. A fixed checkpoint cadence
-  (`checkpoints.every`) shortens the blocks to end on each epoch it saves at.
+  returns. A fixed checkpoint cadence (`checkpoints.every`) shortens the blocks to end on each
+  epoch it saves at.
   `seeds_at_once`: train that many seeds at a time in the epoch program (see `over_runs`);
   None: all of them vmapped together.
   `checkpoints` (a `rabbitjax.checkpoint.Checkpoints`): training resumes from its latest
