@@ -22,6 +22,7 @@ import jax
 
 from rabbitjax import xla_cpu
 from rabbitjax.models.layers import Layers, reference_layers
+from rabbitjax.models.rnn import rnn_states
 from rabbitjax.train.engine import run_inputs, weighted_sum
 
 # Config values of `conv_formulation`: "auto" for `decide`'s choice, 'lax' for nn.Conv.
@@ -94,6 +95,11 @@ class Tuning:
     if not self.fast_path:
       return dataclasses.replace(reference, conv=conv)
     return Layers(conv=conv, dropout=xla_cpu.Dropout, max_pool=xla_cpu.max_pool_2x2)
+
+  @property
+  def recurrence(self):
+    """How an RNN computes its states over time (`SimpleRNN.recurrence`)."""
+    return xla_cpu.rnn.rnn_states if self.fast_path else rnn_states
 
   @property
   def weighted_sum(self):

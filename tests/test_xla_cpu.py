@@ -8,10 +8,13 @@ import numpy as np
 import pytest
 from flax import linen as nn
 
+import rabbitjax
 from rabbitjax import xla_cpu
 from rabbitjax.models.layers import bfloat16_operands, max_pool_2x2
 from rabbitjax.data import Dataset
 from rabbitjax.models import MLP
+from rabbitjax.models.activations import ACTIVATIONS
+from rabbitjax.models.rnn import rnn_states
 from rabbitjax.train import Task, fit, make_sweep
 from rabbitjax.train.engine import run_inputs, weighted_sum
 from rabbitjax.train.losses import accuracy, softmax_cross_entropy
@@ -190,3 +193,62 @@ def test_vmap_squeezing_size_one_axes_equals_jax_vmap(size):
   reference = jax.vmap(fn, (0, None, None))(params, x, 0.5)
   chex.assert_trees_all_equal_shapes_and_dtypes(ours, reference)
   chex.assert_trees_all_close(ours, reference, rtol=1e-6)
+
+
+def _rnn_loss(recurrence, activation, unroll=1):
+  """A loss of every state of one RNN layer, differentiable in all its parameters."""
+  def loss(params, inputs, state_mask):
+    states = recurrence(inputs, params["kernel"], params["bias"], params["recurrent_kernel"],
+                        state_mask, ACTIVATIONS[activation], unroll)
+    return jnp.sum(jnp.sin(states)), states
+  return loss
+
+
+def _rnn_case(units=16, batch=3, time=7, features=2):
+  keys = jax.random.split(jax.random.key(5), 5)
+  params = {"kernel": jax.random.normal(keys[0], (features, units)),
+            "bias": jax.random.normal(keys[1], (units,)) * 0.1,
+            "recurrent_kernel": jax.random.normal(keys[2], (units, units)) / np.sqrt(units)}
+  inputs = jax.random.bernoulli(keys[3], 0.5, (time, batch, features)).astype(jnp.float32)
+  mask = jax.random.bernoulli(keys[4], 0.7, (batch, units)).astype(jnp.float32) / 0.7
+  return params, inputs, mask
+
+
+@pytest.mark.parametrize("activation", ["relu", "sigmoid", "tanh"])
+@pytest.mark.parametrize("masked", [False, True])
+def test_rnn_states_equal_the_reference_in_values_and_gradients(activation, masked):
+  params, inputs, mask = _rnn_case()
+  state_mask = mask if masked else 1.0
+  grad = lambda recurrence: jax.grad(_rnn_loss(recurrence, activation), has_aux=True)(
+      params, inputs, state_mask)
+  fast_grads, fast_states = grad(xla_cpu.rnn.rnn_states)
+  reference_grads, reference_states = grad(rnn_states)
+  chex.assert_trees_all_close(fast_states, reference_states, rtol=1e-5, atol=1e-6)
+  chex.assert_trees_all_close(fast_grads, reference_grads, rtol=1e-5, atol=1e-5)
+  chex.assert_trees_all_equal_shapes_and_dtypes(fast_grads, params)
+
+
+@pytest.mark.parametrize("units, batch", [(16, 2), (40, 40)])  # multiply-adds, library matmuls
+def test_rnn_states_under_vmap_and_unroll_equal_the_reference(units, batch):
+  params, inputs, mask = _rnn_case(units=units, batch=batch)
+  seeds = jax.tree.map(lambda leaf: jnp.stack([leaf, 0.5 * leaf]), params)
+
+  def grads(recurrence, unroll):
+    loss = _rnn_loss(recurrence, "relu", unroll)
+    return jax.vmap(lambda p: jax.grad(loss, has_aux=True)(p, inputs, mask))(seeds)
+
+  reference = grads(rnn_states, 1)
+  for unroll in (1, True):
+    chex.assert_trees_all_close(grads(xla_cpu.rnn.rnn_states, unroll), reference,
+                                rtol=1e-5, atol=1e-5)
+
+
+def test_rnn_fast_path_trains_as_the_reference(tmp_path):
+  # The course's base RNN, quick: both paths' runs end at the same losses and accuracies.
+  finals = {}
+  for fast in (True, False):
+    results = rabbitjax.run("rnn_binary_addition:quick", tmp_path / str(fast), log=None,
+                            variant="base", fast=fast)
+    finals[fast] = {metric: results.finals("base", metric)
+                    for metric in ("loss", "val_loss", "val_bit_accuracy")}
+  chex.assert_trees_all_close(finals[True], finals[False], rtol=1e-4, atol=1e-6)

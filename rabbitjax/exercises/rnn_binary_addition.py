@@ -43,16 +43,16 @@ def make_trainer(config: ml_collections.ConfigDict) -> Trainer:
     train_key, test_key = jax.random.split(key)
     return binary_addition(train_key, config.num_train), binary_addition(test_key, config.num_test)
 
-  model = BinaryAdder(SimpleRNN(units=config.units, activation=config.activation,
-                                dropout=config.dropout, recurrent_dropout=config.recurrent_dropout,
-                                unroll=config.unroll))
-  task = Task(model=model, loss=mean_squared_error, optimizer=config.optimizer,
-              batch_size=config.batch_size,
-              metrics=(("bit_accuracy", bit_accuracy), ("sequence_accuracy", sequence_accuracy)))
   chosen = tuning.decide(fast=config.fast, eval_batch_size=config.eval_batch_size,
                          default_eval_batch_size=1024, num_epochs=config.num_epochs,
                          train_examples=config.num_train,
                          epochs_per_dispatch=config.epochs_per_dispatch)
+  model = BinaryAdder(SimpleRNN(units=config.units, activation=config.activation,
+                                dropout=config.dropout, recurrent_dropout=config.recurrent_dropout,
+                                unroll=config.unroll, recurrence=chosen.recurrence))
+  task = Task(model=model, loss=mean_squared_error, optimizer=config.optimizer,
+              batch_size=config.batch_size,
+              metrics=(("bit_accuracy", bit_accuracy), ("sequence_accuracy", sequence_accuracy)))
   return supervised_trainer(task, config.num_epochs, chosen, make_data=make_data)
 
 
