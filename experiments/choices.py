@@ -23,8 +23,10 @@ import jaxlib
 from absl import app, flags
 
 from rabbitjax import tuning, xla_cpu
-from rabbitjax.models import MnistCNN, reference_layers
+from rabbitjax.data import binary_addition
+from rabbitjax.models import BinaryAdder, MnistCNN, SimpleRNN, reference_layers
 from rabbitjax.models.layers import max_pool_2x2
+from rabbitjax.models.rnn import rnn_states
 from rabbitjax.train.engine import weighted_sum
 from rabbitjax.xla_cpu.dropout import keep_mask
 
@@ -134,7 +136,31 @@ def _eval_pair(fast_batch: int, plain_batch: int, size: int = 2048):
           in_batches(fast_batch), in_batches(plain_batch), (images,))
 
 
+def _rnn_pair(num_seeds: int, steps: int = 500):
+  """The course's base RNN (16 relu units, batches of 2, SGD 0.1): `steps` training steps in a
+  scan, `num_seeds` runs vmapped, with the drop-in's states and gradient against autodiff's."""
+  data = binary_addition(jax.random.key(0), 2 * steps)
+  inputs = data.inputs.reshape(steps, 2, 8, 2)
+  targets = data.targets.reshape(steps, 2, 8, 1)
+  def trained(recurrence):
+    model = BinaryAdder(SimpleRNN(units=16, activation="relu", recurrence=recurrence))
+    def one_run(key):
+      params = model.init(key, inputs[0])["params"]
+      def step(params, batch):
+        loss = lambda p: jnp.mean((model.apply({"params": p}, batch[0]) - batch[1]) ** 2)
+        value, grads = jax.value_and_grad(loss)(params)
+        return jax.tree.map(lambda p, g: p - 0.1 * g, params, grads), value
+      return jax.lax.scan(step, params, (inputs, targets))[1]
+    if num_seeds == 1:
+      return lambda keys: one_run(keys[0])
+    return jax.vmap(one_run)
+  return (f"RNN base, {steps} steps of batch 2, {num_seeds} seed(s): row multiply-adds vs "
+          "scan + autodiff", trained(xla_cpu.rnn.rnn_states), trained(rnn_states),
+          (jax.random.split(jax.random.key(1), num_seeds),))
+
+
 PAIRS = (_dropout_pair, _weighted_sums_pair, _squeeze_pair, _pool_pair,
+         lambda: _rnn_pair(1), lambda: _rnn_pair(8),
          lambda: _conv_pair("float32", 16), lambda: _conv_pair("bfloat16", 16),
          lambda: _eval_pair(16, 128), lambda: _eval_pair(16, 512))
 
