@@ -12,8 +12,8 @@ the reference path runs: what models/ and train/ say.
   conv.max_pool_2x2          models.layers.max_pool_2x2                12-19% off a CNN step
   dropout.Dropout            nn.Dropout (rates k/256: byte masks)      12 -> 2 ms of 84 per step
   engine.weighted_sum        train.engine.weighted_sum (a dot)         ~30% off a regression sweep
-  rnn.rnn_states             models.rnn.rnn_states (scan + autodiff)   the RNN epoch 2.4-5.6x faster
   engine.vmap                jax.vmap (size-1 axes squeezed)           12-18% off a CNN step
+  rnn.rnn_states             models.rnn.rnn_states (scan + autodiff)   the RNN epoch 2.4-5.6x faster
 """
 
 from rabbitjax.xla_cpu import engine, rnn
