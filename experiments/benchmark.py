@@ -138,6 +138,7 @@ def _cnn_step_cases() -> list[Case]:
       case("im2col f32, micro-batches of 16", **im2col, microbatch_size=16),
       case("winograd f32, whole batch", conv_formulation="winograd", microbatch_size=128),
       case("winograd f32, micro-batches of 16", conv_formulation="winograd", microbatch_size=16),
+      case("winograd4 f32, whole batch", conv_formulation="winograd4", microbatch_size=128),
       case("im2col bf16, whole batch", **im2col_bf16, microbatch_size=128),
       case("im2col bf16, micro-batches of 16", **im2col_bf16, microbatch_size=16),
       case("3 seeds vmapped, im2col f32, micro 16", 3, **im2col, microbatch_size=16,

@@ -27,6 +27,9 @@ from rabbitjax.train.engine import run_inputs, weighted_sum
 
 # Config values of `conv_formulation`: "auto" for `decide`'s choice, 'lax' for nn.Conv.
 CONV_FORMULATIONS = ("auto", "lax", *xla_cpu.conv.FORMULATIONS)
+# Of those, the fast path's, and the Winograd ones (float32 only).
+FAST_CONV_FORMULATIONS = xla_cpu.conv.FORMULATIONS
+WINOGRAD_FORMULATIONS = tuple(xla_cpu.conv.WINOGRAD_TILES)
 # Config values of `precision`: of the convolutions' matmul operands (accumulation is float32).
 PRECISIONS = tuple(xla_cpu.conv.PRECISIONS)
 # Fewer input channels than this and a Winograd tile's matmul has too short a contraction.
@@ -59,7 +62,8 @@ class Tuning:
   Attributes:
     backend, cpu: where it runs (the CPU's model name, recorded only).
     fast_path: rabbitjax.xla_cpu's drop-ins replace their references.
-    conv_formulation: 'lax' (nn.Conv), 'im2col' or 'winograd'; None without convolutions.
+    conv_formulation: 'lax' (nn.Conv), 'im2col', 'winograd' or 'winograd4'; None without
+      convolutions.
     conv_precision: the convolutions' matmul operands, 'float32' or 'bfloat16'.
     winograd_min_inputs: layers with fewer input channels use im2col instead of Winograd.
     inputs_per_run: training inputs shared by a seed's points enter as each run's own
@@ -170,11 +174,11 @@ def decide(*, fast: bool = True, has_conv: bool = False, conv_formulation: str =
     if not fast_path:
       conv_formulation = "lax"
     elif precision == "float32":
-      conv_formulation = "winograd"
-      reasons.append("Winograd F(2x2,3x3) convolutions in float32, im2col where the input has "
+      conv_formulation = "winograd4"
+      reasons.append("Winograd F(4x4,3x3) convolutions in float32, im2col where the input has "
                      f"under {WINOGRAD_MIN_INPUTS} channels: XLA:CPU's lax.conv is 16-20x slower "
-                     "inside the epoch's scan, Winograd's whole MNIST step 1.5x faster than "
-                     "im2col's")
+                     "inside the epoch's scan, Winograd F(2x2,3x3)'s whole MNIST step 1.5x faster "
+                     "than im2col's, F(4x4,3x3)'s 14% faster than F(2x2,3x3)'s")
     else:
       conv_formulation = "im2col"
       reasons.append("im2col convolutions with bfloat16 matmuls, as configured: XLA:CPU's "
@@ -209,7 +213,8 @@ def decide(*, fast: bool = True, has_conv: bool = False, conv_formulation: str =
                 conv_formulation=conv_formulation if has_conv else None,
                 conv_precision=precision if has_conv else None,
                 winograd_min_inputs=(WINOGRAD_MIN_INPUTS if has_conv
-                                     and conv_formulation == "winograd" else None),
+                                     and conv_formulation in WINOGRAD_FORMULATIONS
+                                     else None),
                 inputs_per_run=inputs_per_run,
                 microbatch_size=microbatch_size or None, seeds_at_once=seeds_at_once or None,
                 eval_batch_size=eval_batch_size,

@@ -47,11 +47,11 @@ def test_cpu_facts_are_read_and_recorded_but_never_choose(tmp_path):
   assert tuning.cpu_facts(str(tmp_path / "missing"))[1] == frozenset()
   for cpuinfo in (avx512_only, amx, tmp_path / "missing"):
     chosen = tuning.decide(has_conv=True, backend="cpu", cpu=tuning.cpu_facts(str(cpuinfo)))
-    assert (chosen.conv_formulation, chosen.conv_precision) == ("winograd", "float32")
+    assert (chosen.conv_formulation, chosen.conv_precision) == ("winograd4", "float32")
 
 
 @pytest.mark.parametrize("backend, fast, precision, formulation", [
-    ("cpu", True, "float32", "winograd"), ("cpu", True, "bfloat16", "im2col"),
+    ("cpu", True, "float32", "winograd4"), ("cpu", True, "bfloat16", "im2col"),
     ("cpu", False, "float32", "lax"), ("gpu", True, "float32", "lax"),
     ("gpu", True, "bfloat16", "lax"),
 ])

@@ -69,10 +69,10 @@ def check(config: ml_collections.ConfigDict) -> None:
   if config.microbatch_size and config.batch_size % config.microbatch_size:
     raise rules.ConfigError(f"config.microbatch_size={config.microbatch_size!r} is invalid: must "
                             f"divide config.batch_size={config.batch_size}")
-  if config.conv_formulation == "winograd" and config.precision != "float32":
-    raise rules.ConfigError("config.conv_formulation='winograd' computes in float32 only, not "
-                            f"config.precision={config.precision!r}")
-  if config.conv_formulation in ("im2col", "winograd") and not config.fast:
+  if config.conv_formulation in tuning.WINOGRAD_FORMULATIONS and config.precision != "float32":
+    raise rules.ConfigError(f"config.conv_formulation={config.conv_formulation!r} computes in "
+                            f"float32 only, not config.precision={config.precision!r}")
+  if config.conv_formulation in tuning.FAST_CONV_FORMULATIONS and not config.fast:
     raise rules.ConfigError(f"config.conv_formulation={config.conv_formulation!r} is on the fast "
                             "path, which config.fast=False switches off")
   if config.model in CNN_DATASETS and CNN_DATASETS[config.model] != config.dataset:

@@ -7,7 +7,7 @@ the run records which (summary.json's "tuning"). With the fast path off, or on a
 the reference path runs: what models/ and train/ say.
 
   drop-in                    replaces                                  why (XLA:CPU, 2 cores)
-  conv.Conv('winograd')      nn.Conv (3x3, >= 16 input channels)       16-20x faster in a scan
+  conv.Conv('winograd4')     nn.Conv (3x3, >= 16 input channels)       16-20x faster in a scan
   conv.Conv('im2col')        nn.Conv (and bfloat16_operands)           16-20x faster in a scan
   conv.max_pool_2x2          models.layers.max_pool_2x2                12-19% off a CNN step
   dropout.Dropout            nn.Dropout (rates k/256: byte masks)      12 -> 2 ms of 84 per step
