@@ -100,6 +100,7 @@ COMMON_FIELDS: dict[str, Rule] = {
     "divergence_expected": BOOLEAN,
     "fast": BOOLEAN,
     "epochs_per_dispatch": integer(0, "epochs trained per program call; 0: automatic"),
+    "seed_groups": integer(0, "groups of seeds trained side by side; 0: automatic"),
     "tensorboard": BOOLEAN,
     "mesh": Rule(lambda v: isinstance(v, str) and re.fullmatch(MESH_PATTERN, v) is not None,
                  "'auto' or SEEDSxDATA devices, e.g. '4x2'"),
@@ -170,6 +171,14 @@ def variant_config(config: ml_collections.ConfigDict, name: str,
   return resolved
 
 
+def _check_common(config: ml_collections.ConfigDict) -> None:
+  """Checks across the common fields of a resolved variant config."""
+  groups = config.get("seed_groups", 0)
+  if groups and config.num_seeds % groups:
+    raise ConfigError(f"config.seed_groups={groups!r} is invalid: must divide "
+                      f"config.num_seeds={config.num_seeds!r}")
+
+
 def validate(config: ml_collections.ConfigDict, schema: Schema, keep=()) -> None:
   """Checks every field of `config` against COMMON_FIELDS and `schema`; raises ConfigError.
 
@@ -199,6 +208,7 @@ def validate(config: ml_collections.ConfigDict, schema: Schema, keep=()) -> None
       _check(f"config.sweep.{name}", rules[name], value)
   for name in variant_names(config):
     try:
+      _check_common(variant_config(config, name, keep))
       schema.check(variant_config(config, name, keep))
     except ConfigError as err:
       raise ConfigError(f"{err} (variant {name!r})") from None

@@ -28,7 +28,8 @@ from rabbitjax.train.mapping import Programs
 
 # Fields that change no number (the mesh: to float32 rounding): a rerun may differ in them and
 # still resume.
-_NOT_COMPARED = ("variant", "checkpoint_every", "mesh", "tensorboard", "epochs_per_dispatch")
+_NOT_COMPARED = ("variant", "checkpoint_every", "mesh", "tensorboard", "epochs_per_dispatch",
+                 "seed_groups")
 
 
 @dataclasses.dataclass

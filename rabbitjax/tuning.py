@@ -15,6 +15,7 @@ matmuls, which pay on some CPUs and not on others.
 
 import dataclasses
 import functools
+import os
 import pathlib
 import platform
 
@@ -68,8 +69,8 @@ class Tuning:
     winograd_min_inputs: layers with fewer input channels use im2col instead of Winograd.
     inputs_per_run: training inputs shared by a seed's points enter as each run's own
       (`xla_cpu.engine.run_inputs`).
-    microbatch_size, seeds_at_once, eval_batch_size, epochs_per_dispatch, gather_per_step: the
-      engine's arguments.
+    microbatch_size, seeds_at_once, eval_batch_size, epochs_per_dispatch, gather_per_step,
+      seed_groups: the engine's arguments.
     reasons: why, one sentence per choice that is not the reference's.
   """
 
@@ -85,6 +86,7 @@ class Tuning:
   eval_batch_size: int | None = None
   epochs_per_dispatch: int | None = None
   gather_per_step: bool = False
+  seed_groups: int | None = None
   reasons: tuple[str, ...] = ()
 
   @property
@@ -133,7 +135,8 @@ class Tuning:
         ("micro-batch", self.microbatch_size), ("seeds at once", self.seeds_at_once),
         ("eval batch", self.eval_batch_size),
         ("epochs per dispatch", self.epochs_per_dispatch),
-        ("minibatches gathered", "per step" if self.gather_per_step else None))
+        ("minibatches gathered", "per step" if self.gather_per_step else None),
+        ("seed groups side by side", self.seed_groups))
         if value is not None]
     path = "fast path (rabbitjax.xla_cpu)" if self.fast_path else "reference path"
     return (f"{self.backend} ({self.cpu}), {path}: " + (", ".join(choices) or "no other choice")
@@ -145,6 +148,7 @@ def decide(*, fast: bool = True, has_conv: bool = False, conv_formulation: str =
            eval_batch_size: int | None = None, default_eval_batch_size: int | None = None,
            shared_inputs: bool = False, num_epochs: int = 1, train_examples: int | None = None,
            epochs_per_dispatch: int = 0, train_bytes: int | None = None, num_seeds: int = 1,
+           seeds_side_by_side: bool = False, seed_groups: int = 0, cores: int | None = None,
            backend: str | None = None, cpu: tuple[str, frozenset] | None = None) -> Tuning:
   """The tuning for a run; 0 (or "auto") asks for the automatic choice, anything else is kept.
 
@@ -159,6 +163,10 @@ def decide(*, fast: bool = True, has_conv: bool = False, conv_formulation: str =
       (None: unknown), and the config's epochs per program call (0: automatic).
     train_bytes, num_seeds: the training set's size in bytes (None: unknown, or each run makes
       its own) and the sweep's seeds, of which `seeds_at_once` (all if 0) are shuffled together.
+    seeds_side_by_side, seed_groups, cores: the exercise's time is a loop XLA:CPU runs on one
+      core (an agent's scan, the RNN's time loops) and a group of its seeds computes what all
+      of them vmapped do (measured per exercise: BUILD_NOTES.md); the config's seed groups; the
+      cores this process may use (None: os.sched_getaffinity's).
     backend, cpu: this process's (jax.default_backend(), cpu_facts()) unless given (tests); the
       CPU is recorded, never used to choose.
   """
@@ -209,6 +217,16 @@ def decide(*, fast: bool = True, has_conv: bool = False, conv_formulation: str =
     reasons.append(f"each step gathers its minibatch (the same numbers): the epochs' shuffled "
                    f"copies would be {shuffled_bytes / 2**20:.0f} MiB, written and copied again "
                    "per epoch (the MNIST softmax's 8 seeds: an epoch 4-5x faster)")
+  if not seed_groups:
+    seed_groups = 1
+    if seeds_side_by_side and backend == "cpu":
+      cores = cores or len(os.sched_getaffinity(0))
+      seed_groups = max(g for g in range(1, min(cores, num_seeds) + 1) if num_seeds % g == 0)
+      if seed_groups > 1:
+        reasons.append(f"the seeds in {seed_groups} groups trained side by side, one per core "
+                       "(the same training; logged means may move by float32 rounding): XLA:CPU "
+                       "runs a run's whole loop on one core (REINFORCE and the Q-network train "
+                       "1.7-1.9x faster on 2 cores)")
   return Tuning(backend=backend, cpu=cpu_model, fast_path=fast_path,
                 conv_formulation=conv_formulation if has_conv else None,
                 conv_precision=precision if has_conv else None,
@@ -220,4 +238,5 @@ def decide(*, fast: bool = True, has_conv: bool = False, conv_formulation: str =
                 eval_batch_size=eval_batch_size,
                 epochs_per_dispatch=epochs_per_dispatch if epochs_per_dispatch > 1 else None,
                 gather_per_step=gather_per_step,
+                seed_groups=seed_groups if seed_groups > 1 else None,
                 reasons=tuple(reasons))

@@ -124,6 +124,8 @@ def test_bad_variant_override_is_rejected():
          "config.baseline_learning_rate=nan is invalid"),
         (reinforce, {"episodes_per_update": 3}, "config.episodes_per_update=3 is invalid: must "
                                                 "divide the 100-episode return window"),
+        (reinforce, {"seed_groups": 3}, "config.seed_groups=3 is invalid: must divide "
+                                         "config.num_seeds=16 (variant 'baseline')"),
     ],
 )
 def test_each_exercise_checks_its_own_fields(module, overrides, message):

@@ -160,6 +160,24 @@ def test_epochs_in_one_program_call_give_the_same_numbers_and_every_entry():
 
 
 @pytest.mark.parametrize("shared_data", [False, True])
+def test_seed_groups_side_by_side_give_what_one_call_for_all_seeds_gives(shared_data):
+  """4 seeds x 2 noises as 2 groups of 2 on threads of their own == one program call, with data
+  every run makes (split with the seeds) and data the seeds share (given to every group)."""
+  sweep = make_sweep([0, 1, 2, 3], {"noise": 0.0, "learning_rate": 0.1}, {"noise": (0.0, 0.5)})
+  data = line_data(jax.random.key(7), {"noise": 0.3})
+  source = dict(data=data) if shared_data else dict(make_data=line_data)
+  logged = []
+  together = fit(line_task(batch_size=6), sweep, 3, **source)
+  side_by_side = fit(line_task(batch_size=6), sweep, 3, seed_groups=2,
+                     on_epoch=lambda first, metrics, seconds: logged.append(metrics), **source)
+  chex.assert_trees_all_equal(side_by_side.state, together.state)
+  chex.assert_trees_all_equal(side_by_side.history, together.history)
+  chex.assert_shape(logged[0]["loss"], (1, 4, 2))
+  with pytest.raises(ValueError, match="seed_groups=3 does not divide the 4 seeds"):
+    fit(line_task(batch_size=6), sweep, 3, seed_groups=3, **source)
+
+
+@pytest.mark.parametrize("shared_data", [False, True])
 def test_minibatches_gathered_per_step_give_the_same_numbers(shared_data):
   """Each step gathering its batch == the epoch's batches gathered before the scan, bit for bit,
   for data every run makes (a batched gather) and data the seeds share (3 seeds, 2 noises)."""

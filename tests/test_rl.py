@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from experiments.configs import reinforce as reinforce_config
+from rabbitjax import tuning, xla_cpu
 from rabbitjax.config import variant_config
 from rabbitjax.exercises import reinforcement
 from rabbitjax.rl import (
@@ -250,6 +251,54 @@ def test_same_key_same_training_curves_and_vmapped_seeds_equal_separate_runs():
   chex.assert_trees_all_close({k: v[:, 1] for k, v in together.history.items()},
                               {k: v[:, 0] for k, v in alone.history.items()}, rtol=1e-5)
   assert not np.allclose(together.history["episodes"][:, 0], together.history["episodes"][:, 1])
+
+
+@pytest.mark.parametrize("seeds", [[0, 1, 2, 3], [5, 6]])
+@pytest.mark.parametrize("vmap", [jax.vmap, xla_cpu.engine.vmap], ids=["reference", "fast"])
+def test_seed_groups_side_by_side_compute_what_one_call_does(seeds, vmap):
+  # Two seeds: groups of one seed, where the fast path's vmap squeezes the seed axis away.
+  params = PQNParams(gamma=0.99, total_steps=64, num_logs=2, epsilon_decay_steps=32,
+                     hidden=(8,), num_envs=4, rollout_steps=16, epochs=1, minibatches=2)
+  train = make_pqn(params, CartPole(), CartPole.default_params)
+  sweep = make_sweep(seeds, {"epsilon": 0.2, "learning_rate": 3e-3},
+                     {"learning_rate": (1e-3, 3e-3)})
+  together, side_by_side = (train_agents(train, sweep, vmap=vmap, seed_groups=groups)
+                            for groups in (1, 2))
+  chex.assert_shape(side_by_side.history["episode_return"], (2, len(seeds), 2))
+  # A group vmaps fewer seeds, and XLA:CPU may then compile a matmul another way: float32
+  # rounding (bit-equal for the course's agents, BUILD_NOTES.md).
+  chex.assert_trees_all_close(side_by_side.state, together.state, rtol=1e-5,
+                              atol=1e-7)
+  chex.assert_trees_all_close(side_by_side.history, together.history, rtol=1e-5, atol=1e-6)
+
+
+def test_tabular_seed_groups_side_by_side_are_bit_equal_to_one_call():
+  sweep = make_sweep([0, 1, 2, 3], {"epsilon": 0.1, "learning_rate": 0.1},
+                     {"learning_rate": (0.05, 0.1)})
+  train = _small_q_learning()
+  together, side_by_side = (train_agents(train, sweep, seed_groups=groups) for groups in (1, 2))
+  chex.assert_trees_all_equal(side_by_side.state, together.state)
+  chex.assert_trees_all_equal(side_by_side.history, together.history)
+  with pytest.raises(ValueError, match="seed_groups=3 does not divide"):
+    train_agents(train, sweep, seed_groups=3)
+
+
+def test_agents_train_one_group_of_seeds_per_core_on_cpu():
+  decide = lambda backend="cpu", seeds_side_by_side=True, **kwargs: tuning.decide(
+      backend=backend, cpu=("test", frozenset()), seeds_side_by_side=seeds_side_by_side, **kwargs)
+  chosen = decide(num_seeds=16, cores=2)
+  assert chosen.seed_groups == 2 and "seed groups side by side 2" in chosen.line()
+  assert decide(num_seeds=6, cores=4).seed_groups == 3  # the most groups the cores hold
+  assert decide(num_seeds=7, cores=2).seed_groups is None
+  assert decide(num_seeds=16, cores=1).seed_groups is None
+  assert decide(num_seeds=16, cores=2, seed_groups=1).seed_groups is None
+  assert decide(num_seeds=16, cores=2, seed_groups=4).seed_groups == 4  # the config's
+  assert decide(backend="gpu", num_seeds=16, cores=2).seed_groups is None
+  assert decide(seeds_side_by_side=False, num_seeds=16, cores=2).seed_groups is None  # an MLP
+  config = variant_config(reinforce_config.get_config(), "baseline")
+  assert reinforcement.agent_tuning(config).seed_groups == (
+      None if jax.default_backend() != "cpu" else tuning.decide(
+          seeds_side_by_side=True, num_seeds=16).seed_groups)
 
 
 def test_reinforce_learns_on_a_small_budget():

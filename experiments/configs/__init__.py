@@ -19,6 +19,10 @@ def with_mode(config, mode: str | None, quick: dict):
   # Epochs trained per program call (a scan over them; the same numbers); 0: rabbitjax/tuning.py
   # decides (a tenth of the epochs where an epoch is a few examples, else 1).
   config.epochs_per_dispatch = 0
+  # Groups of seeds trained side by side, one thread each, by one program compiled for a group
+  # (the same numbers); 0: rabbitjax/tuning.py decides (one per core where a run's whole loop
+  # runs on one core: the agents, the RNN), 1: every seed in one program call.
+  config.seed_groups = 0
   # TensorBoard event files in workdir/tensorboard/, one run per variant, seed and point.
   config.tensorboard = True
   if mode == "quick":

@@ -120,7 +120,8 @@ def supervised_trainer(task: Task, num_epochs: int, tuning: Tuning, *,
     result = fit(task, sweep, num_epochs, data=data, make_data=make_data, on_epoch=on_log,
                  seeds_at_once=tuning.seeds_at_once, checkpoints=checkpoints, layout=layout,
                  vmap=tuning.vmap, programs=programs,
-                 epochs_per_dispatch=tuning.epochs_per_dispatch or 1)
+                 epochs_per_dispatch=tuning.epochs_per_dispatch or 1,
+                 seed_groups=tuning.seed_groups or 1)
     return _with_outputs(result, describe, tuning)
 
   return Trainer(train=train, num_logs=num_epochs, log_unit="epoch", tuning=tuning, plot=plot,
@@ -138,7 +139,7 @@ def agent_trainer(agent_train: Callable, num_logs: int, log_unit: str, tuning: T
   def train(sweep: Sweep, on_log: OnLog | None = None, checkpoints=None, layout=None,
             programs=None) -> RunResult:
     del checkpoints, programs  # one program per sweep: an interrupted agent run starts again
-    result = train_agents(agent_train, sweep, layout, tuning.vmap)
+    result = train_agents(agent_train, sweep, layout, tuning.vmap, tuning.seed_groups or 1)
     if on_log is not None:
       on_log(1, result.history)
     return _with_outputs(result, describe, tuning)

@@ -78,6 +78,13 @@ def q_learning_params(config: ml_collections.ConfigDict) -> QLearningParams:
       epsilon_decay_steps=int(config.epsilon_decay_fraction * config.total_steps))
 
 
+def agent_tuning(config: ml_collections.ConfigDict,
+                 seeds_side_by_side: bool = True) -> tuning.Tuning:
+  """The tuning of an agent, whose whole run is one scan (on one core)."""
+  return tuning.decide(fast=config.fast, seeds_side_by_side=seeds_side_by_side,
+                       seed_groups=config.seed_groups, num_seeds=config.num_seeds)
+
+
 def make_q_learning_trainer(config: ml_collections.ConfigDict) -> Trainer:
   """Tabular Q-learning on FrozenLake 4x4, judged against value iteration on the same model."""
   env = FrozenLake()
@@ -110,7 +117,7 @@ def make_q_learning_trainer(config: ml_collections.ConfigDict) -> Trainer:
         "title": f"{result.label}: V(s) = max_a Q(s, a) and greedy actions"})]
 
   train = make_q_learning(q_learning_params(config), env, env_params)
-  return agent_trainer(train, config.num_logs, "chunk", tuning.decide(fast=config.fast),
+  return agent_trainer(train, config.num_logs, "chunk", agent_tuning(config),
                        describe=describe, plot=plot)
 
 
@@ -129,7 +136,9 @@ def make_q_approx_trainer(config: ml_collections.ConfigDict) -> Trainer:
   else:
     agent = make_q_approx(QApproxParams(**common, target_period=config.target_period), env,
                           env.default_params)
-  return agent_trainer(agent, config.num_logs, "chunk", tuning.decide(fast=config.fast))
+  # PQN's minibatch matmuls round otherwise for a group of its seeds than for all of them.
+  return agent_trainer(agent, config.num_logs, "chunk",
+                       agent_tuning(config, seeds_side_by_side=config.algorithm != "pqn"))
 
 
 def check_reinforce(config: ml_collections.ConfigDict) -> None:
@@ -151,7 +160,7 @@ def make_reinforce_trainer(config: ml_collections.ConfigDict) -> Trainer:
       num_logs=config.num_logs, return_window=RETURN_WINDOW,
       eval_episodes=config.eval_episodes, probes=PROBES)
   return agent_trainer(make_reinforce(params, env, env.default_params), config.num_logs,
-                       "chunk", tuning.decide(fast=config.fast))
+                       "chunk", agent_tuning(config))
 
 
 Q_LEARNING = Exercise("q_learning", rules.Schema(

@@ -46,7 +46,9 @@ def make_trainer(config: ml_collections.ConfigDict) -> Trainer:
   chosen = tuning.decide(fast=config.fast, eval_batch_size=config.eval_batch_size,
                          default_eval_batch_size=1024, num_epochs=config.num_epochs,
                          train_examples=config.num_train,
-                         epochs_per_dispatch=config.epochs_per_dispatch)
+                         epochs_per_dispatch=config.epochs_per_dispatch,
+                         seeds_side_by_side=True, seed_groups=config.seed_groups,
+                         num_seeds=config.num_seeds)
   model = BinaryAdder(SimpleRNN(units=config.units, activation=config.activation,
                                 dropout=config.dropout, recurrent_dropout=config.recurrent_dropout,
                                 unroll=config.unroll, recurrence=chosen.recurrence))

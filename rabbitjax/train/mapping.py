@@ -1,13 +1,16 @@
 """Runs mapped over seeds, hyper-parameter points and devices, and their compiled programs.
 
 `over_runs` lays a one-run function over the sweep's (seed, point) axes; `placement` puts the
-seed axis on the devices of a mesh (`rabbitjax.distributed`); a run's `Programs` keeps what it
-compiled, so its variants of one shape compile once.
+seed axis on the devices of a mesh (`rabbitjax.distributed`); `in_seed_groups` runs a program
+on groups of the seeds side by side; a run's `Programs` keeps what it compiled, so its variants
+of one shape compile once.
 """
 
+import concurrent.futures
 import contextlib
 
 import jax
+import jax.numpy as jnp
 
 from rabbitjax import distributed
 from rabbitjax.distributed import Layout
@@ -72,6 +75,38 @@ def over_runs(fn, seed_axes, point_axes, seeds_at_once: int | None = None,
     return jax.tree.map(lambda leaf: leaf.reshape(-1, *leaf.shape[2:]), results)
 
   return over_seeds
+
+
+def seed_group(args, seed_args, group: int, groups: int):
+  """Group `group` of `groups` equal slices of the seed axis (axis 0) of the args marked True
+  in `seed_args`; the other args as they are."""
+  def take(leaf):
+    size = leaf.shape[0] // groups
+    return leaf[group * size:(group + 1) * size]
+  return tuple(jax.tree.map(take, arg) if split else arg for arg, split in zip(args, seed_args))
+
+
+def in_seed_groups(program, groups: int, seed_args):
+  """`program` (compiled for one group's shapes) applied to each of `groups` equal slices of the
+  seed axis, on threads of their own; its outputs, all seed-leading, joined in seed order.
+
+  XLA:CPU runs a loop with no library call (an agent's scan, the RNN's fast path) on one core,
+  and one program's independent loops one after another; programs called from threads of their
+  own run side by side. Each run is computed alone under vmap, but XLA:CPU may compile a
+  smaller vmap another way: the numbers are one call's to float32 rounding, and bit for bit
+  where the compiled ops do not depend on how many seeds are vmapped (tests/test_engine.py,
+  tests/test_rl.py). With `groups` 1 it is `program`.
+  """
+  if groups == 1:
+    return program
+
+  def run(*args):
+    call = lambda group: jax.block_until_ready(program(*seed_group(args, seed_args, group,
+                                                                   groups)))
+    with concurrent.futures.ThreadPoolExecutor(groups) as pool:
+      results = list(pool.map(call, range(groups)))
+    return jax.tree.map(lambda *leaves: jnp.concatenate(leaves), *results)
+  return run
 
 
 def _as_is(fn):

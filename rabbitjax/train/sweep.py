@@ -23,7 +23,7 @@ from rabbitjax import distributed
 from rabbitjax.data import Dataset
 from rabbitjax.distributed import Layout
 from rabbitjax.train.engine import Task, create_train_state, run_epoch
-from rabbitjax.train.mapping import Programs, over_runs, placement
+from rabbitjax.train.mapping import Programs, in_seed_groups, over_runs, placement, seed_group
 
 # Per-run synthetic data: (key, hparams) -> (train, validation).
 MakeData = Callable[[jax.Array, Mapping[str, jax.Array]], tuple[Dataset, Dataset]]
@@ -110,7 +110,8 @@ def fit(task: Task, sweep: Sweep, num_epochs: int, *,
         on_epoch: Callable[[int, dict[str, np.ndarray], float], None] | None = None,
         seeds_at_once: int | None = None, checkpoints=None,
         layout: Layout | None = None, vmap=jax.vmap,
-        programs: Programs | None = None, epochs_per_dispatch: int = 1) -> RunResult:
+        programs: Programs | None = None, epochs_per_dispatch: int = 1,
+        seed_groups: int = 1) -> RunResult:
   """Trains every run of `sweep` for `num_epochs`, one compiled program per epoch for all runs.
 
   Give either `data` (one (train, validation) pair shared by all runs, e.g. MNIST) or
@@ -128,12 +129,15 @@ def fit(task: Task, sweep: Sweep, num_epochs: int, *,
   `layout`: the device mesh (`rabbitjax.distributed`); its seed count must equal the sweep's.
   `vmap`: maps one run over seeds and points (`over_runs`); `programs`: the run's compiled
   programs, shared with its other variants (a fresh one when None).
+  `seed_groups`: the epochs' program compiled for that many equal groups of the seeds, which
+  train side by side (`in_seed_groups`); off a mesh and with all seeds vmapped only.
   """
   if (data is None) == (make_data is None):
     raise ValueError("fit needs exactly one of `data` and `make_data`")
   start = time.perf_counter()
   programs = Programs() if programs is None else programs
   num_seeds, sweep = len(sweep.seeds), _padded(sweep, layout)
+  groups = _seed_groups(seed_groups, len(sweep.seeds), layout) if seeds_at_once is None else 1
   on_mesh, seed_split = placement(layout, len(sweep.seeds))
   with on_mesh():
     run_keys, hparams = _keys_and_hparams(sweep, layout)
@@ -192,10 +196,14 @@ def fit(task: Task, sweep: Sweep, num_epochs: int, *,
     if 1 < block <= left:
       needed[block] = sweep_epochs
     compiled = {}
+    # Which arguments lead with the seed axis: the state, per-run data, the shuffle keys.
+    seed_args = (True, data_axis == 0, data_axis == 0, True, False)
+    group_args = seed_group((state, train_data, val_data, shuffle_keys, 0), seed_args, 0,
+                            groups)
     for length, fn in needed.items():
-      compiled[length] = programs.get(
+      compiled[length] = in_seed_groups(programs.get(
           seed_split(fn), ("epochs", length, task, data_axis, seeds_at_once, layout, vmap),
-          state, train_data, val_data, shuffle_keys, 0, donate_argnums=0)
+          *group_args, donate_argnums=0), groups, seed_args)
     seconds["compile"] = time.perf_counter() - start
 
   start = time.perf_counter()
@@ -228,6 +236,15 @@ def fit(task: Task, sweep: Sweep, num_epochs: int, *,
                    history={name: np.stack(values) for name, values in history.items()})
 
 
+def _seed_groups(groups: int, num_seeds: int, layout: Layout | None) -> int:
+  """`groups` on one device (a mesh splits the seeds over its devices instead), else 1."""
+  if distributed.mesh_of(layout) is not None:
+    return 1
+  if num_seeds % groups:
+    raise ValueError(f"seed_groups={groups} does not divide the {num_seeds} seeds")
+  return groups
+
+
 def _padded(sweep: Sweep, layout: Layout | None) -> Sweep:
   """The sweep with the layout's dummy runs (seeds after the last) filling its seed axis."""
   extra = 0 if layout is None else layout.padded_seeds - len(sweep.seeds)
@@ -243,11 +260,16 @@ def _first(tree, num_seeds: int):
 
 
 def train_agents(train: Callable, sweep: Sweep, layout: Layout | None = None,
-                 vmap=jax.vmap) -> RunResult:
+                 vmap=jax.vmap, seed_groups: int = 1) -> RunResult:
   """Every run of an agent whose whole training is one scan, as one compiled program:
-  `train(key, hparams) -> (final state, history: metric -> (log entries,))`, PureJaxRL-style."""
+  `train(key, hparams) -> (final state, history: metric -> (log entries,))`, PureJaxRL-style.
+
+  `seed_groups`: the seeds in that many equal groups, trained side by side by one program
+  compiled for a group (`in_seed_groups`); off a mesh only, and it must divide the seeds.
+  """
   start = time.perf_counter()
   num_seeds, sweep = len(sweep.seeds), _padded(sweep, layout)
+  groups = _seed_groups(seed_groups, len(sweep.seeds), layout)
   on_mesh, seed_split = placement(layout, len(sweep.seeds))
   with on_mesh():
     keys, hparams = _keys_and_hparams(sweep, layout)
@@ -255,7 +277,10 @@ def train_agents(train: Callable, sweep: Sweep, layout: Layout | None = None,
     start = time.perf_counter()
     program = jax.jit(seed_split(over_runs(train, (0, None), (None, 0), layout=layout,
                                            vmap=vmap)))
-    program = program.lower(keys, hparams).compile()
+    seed_args = (True, False)
+    program = in_seed_groups(
+        program.lower(*seed_group((keys, hparams), seed_args, 0, groups)).compile(), groups,
+        seed_args)
   seconds["compile"] = time.perf_counter() - start
   start = time.perf_counter()
   final, history = jax.block_until_ready(program(keys, hparams))
