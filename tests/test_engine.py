@@ -175,6 +175,14 @@ def test_seed_groups_side_by_side_give_what_one_call_for_all_seeds_gives(shared_
   chex.assert_shape(logged[0]["loss"], (1, 4, 2))
   with pytest.raises(ValueError, match="seed_groups=3 does not divide the 4 seeds"):
     fit(line_task(batch_size=6), sweep, 3, seed_groups=3, **source)
+  # Epochs in blocks of 3 (a block's metrics lead with its epochs) and seeds in turn.
+  in_blocks = fit(line_task(batch_size=6), sweep, 7, epochs_per_dispatch=3, seeds_at_once=1,
+                  **source)
+  grouped_blocks = fit(line_task(batch_size=6), sweep, 7, epochs_per_dispatch=3,
+                       seeds_at_once=1, seed_groups=2, **source)
+  chex.assert_shape(grouped_blocks.history["loss"], (7, 4, 2))
+  chex.assert_trees_all_equal(grouped_blocks.history, in_blocks.history)
+  chex.assert_trees_all_equal(grouped_blocks.state, in_blocks.state)
 
 
 @pytest.mark.parametrize("shared_data", [False, True])

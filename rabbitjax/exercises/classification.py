@@ -127,7 +127,8 @@ def decide_tuning(config: ml_collections.ConfigDict, train_examples: int | None 
                        num_epochs=config.num_epochs,
                        train_examples=train_examples,
                        epochs_per_dispatch=config.epochs_per_dispatch,
-                       train_bytes=train_bytes, num_seeds=config.num_seeds)
+                       train_bytes=train_bytes, num_seeds=config.num_seeds,
+                       seed_groups=config.seed_groups)
 
 
 @functools.cache  # a value of (module, shape, dtype): the variants of one model trace it once

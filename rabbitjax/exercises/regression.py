@@ -57,7 +57,8 @@ def make_trainer(config: ml_collections.ConfigDict) -> Trainer:
               batch_size=config.batch_size)
   chosen = tuning.decide(fast=config.fast, eval_batch_size=config.num_test,
                          num_epochs=config.num_epochs, train_examples=config.num_train,
-                         epochs_per_dispatch=config.epochs_per_dispatch)
+                         epochs_per_dispatch=config.epochs_per_dispatch,
+                         seed_groups=config.seed_groups, num_seeds=config.num_seeds)
   return supervised_trainer(task, config.num_epochs, chosen, make_data=make_data,
                             describe=describe, plot=plot_fits)
 

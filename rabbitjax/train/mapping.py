@@ -86,9 +86,10 @@ def seed_group(args, seed_args, group: int, groups: int):
   return tuple(jax.tree.map(take, arg) if split else arg for arg, split in zip(args, seed_args))
 
 
-def in_seed_groups(program, groups: int, seed_args):
+def in_seed_groups(program, groups: int, seed_args, out_seed_axes=0):
   """`program` (compiled for one group's shapes) applied to each of `groups` equal slices of the
-  seed axis, on threads of their own; its outputs, all seed-leading, joined in seed order.
+  seed axis, on threads of their own; its outputs joined in seed order along `out_seed_axes`
+  (an int, or a tree prefix of the outputs as vmap's `out_axes`).
 
   XLA:CPU runs a loop with no library call (an agent's scan, the RNN's fast path) on one core,
   and one program's independent loops one after another; programs called from threads of their
@@ -105,7 +106,9 @@ def in_seed_groups(program, groups: int, seed_args):
                                                                    groups)))
     with concurrent.futures.ThreadPoolExecutor(groups) as pool:
       results = list(pool.map(call, range(groups)))
-    return jax.tree.map(lambda *leaves: jnp.concatenate(leaves), *results)
+    join = lambda axis, *outputs: jax.tree.map(lambda *leaves: jnp.concatenate(leaves, axis),
+                                               *outputs)
+    return jax.tree.map(join, out_seed_axes, *results)
   return run
 
 

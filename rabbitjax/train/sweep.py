@@ -130,14 +130,14 @@ def fit(task: Task, sweep: Sweep, num_epochs: int, *,
   `vmap`: maps one run over seeds and points (`over_runs`); `programs`: the run's compiled
   programs, shared with its other variants (a fresh one when None).
   `seed_groups`: the epochs' program compiled for that many equal groups of the seeds, which
-  train side by side (`in_seed_groups`); off a mesh and with all seeds vmapped only.
+  train side by side (`in_seed_groups`), each as `seeds_at_once` says; off a mesh only.
   """
   if (data is None) == (make_data is None):
     raise ValueError("fit needs exactly one of `data` and `make_data`")
   start = time.perf_counter()
   programs = Programs() if programs is None else programs
   num_seeds, sweep = len(sweep.seeds), _padded(sweep, layout)
-  groups = _seed_groups(seed_groups, len(sweep.seeds), layout) if seeds_at_once is None else 1
+  groups = _seed_groups(seed_groups, len(sweep.seeds), layout)
   on_mesh, seed_split = placement(layout, len(sweep.seeds))
   with on_mesh():
     run_keys, hparams = _keys_and_hparams(sweep, layout)
@@ -201,9 +201,10 @@ def fit(task: Task, sweep: Sweep, num_epochs: int, *,
     group_args = seed_group((state, train_data, val_data, shuffle_keys, 0), seed_args, 0,
                             groups)
     for length, fn in needed.items():
+      # (state, metrics): a block's metrics lead with its epochs, then the seeds.
       compiled[length] = in_seed_groups(programs.get(
           seed_split(fn), ("epochs", length, task, data_axis, seeds_at_once, layout, vmap),
-          *group_args, donate_argnums=0), groups, seed_args)
+          *group_args, donate_argnums=0), groups, seed_args, (0, 0 if length == 1 else 1))
     seconds["compile"] = time.perf_counter() - start
 
   start = time.perf_counter()
