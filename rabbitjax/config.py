@@ -207,8 +207,9 @@ def validate(config: ml_collections.ConfigDict, schema: Schema, keep=()) -> None
     for value in values:
       _check(f"config.sweep.{name}", rules[name], value)
   for name in variant_names(config):
+    resolved = variant_config(config, name, keep)
     try:
-      _check_common(variant_config(config, name, keep))
-      schema.check(variant_config(config, name, keep))
+      _check_common(resolved)
+      schema.check(resolved)
     except ConfigError as err:
       raise ConfigError(f"{err} (variant {name!r})") from None
