@@ -19,7 +19,7 @@ from typing import Callable
 import ml_collections
 import numpy as np
 
-from rabbitjax import checkpoint, distributed, figures, io, provenance, report
+from rabbitjax import cache, checkpoint, distributed, figures, io, provenance, report
 from rabbitjax.stopping import STOP, Interrupted
 from rabbitjax.config import ConfigError, variant_config, variant_names
 from rabbitjax.exercises import Trainer, exercise_for
@@ -262,7 +262,7 @@ def run_experiment(
                          for name, values in record["metrics"].items()}
   summary["provenance"] = provenance.provenance(argv)
   loaded = {}  # data shared by this run's variants
-  programs = Programs()  # and the programs compiled for them
+  programs = Programs(cache.program_store())  # and the programs compiled for them
   said = set()  # the tuning and layout lines logged so far
 
   def log_once(line: str, name: str) -> None:

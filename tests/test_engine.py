@@ -2,6 +2,7 @@
 
 import dataclasses
 import functools
+import json
 
 import chex
 import jax
@@ -11,6 +12,7 @@ import optax
 import pytest
 
 from experiments.configs import linear_regression
+from rabbitjax.cache import ProgramStore, stable_name
 from rabbitjax.data import Dataset, polynomial_regression
 from rabbitjax.exercises import regression
 from rabbitjax.models import PolynomialRegression
@@ -27,6 +29,9 @@ from rabbitjax.train import (
     optimizer_step,
     train_step,
 )
+
+from rabbitjax.train.mapping import Programs
+from rabbitjax.xla_cpu import engine as xla_cpu_engine
 
 LINE = jnp.array([3.0, 2.0])
 
@@ -239,3 +244,42 @@ def test_regression_recovers_the_line_and_error_rises_with_noise():
   test_mse = result.history["val_loss"][-1].mean(0)
   assert np.all(np.diff(test_mse) > 0), test_mse
   assert np.all(np.diff(fitted["coefficient_error"].mean(0)) > 0)
+
+
+def test_programs_stored_across_runs_give_the_same_numbers(tmp_path):
+  """A run whose programs are exported into a store, and a later one (a new `Programs`, as a new
+  process has) that loads every one of them, train bit for bit as a run without a store; an
+  unreadable stored program is removed and exported again."""
+  store = ProgramStore(tmp_path / "programs")
+  without = small_fit([0, 1], epochs=7, epochs_per_dispatch=3)
+  first = Programs(store)
+  exported = small_fit([0, 1], epochs=7, epochs_per_dispatch=3, programs=first)
+  # keys, run keys, data, init, one epoch, a block of 3
+  assert first.loaded == 0 and len(list(store.directory.iterdir())) == len(first) == 6
+  again = Programs(store)
+  loaded = small_fit([0, 1], epochs=7, epochs_per_dispatch=3, programs=again)
+  assert again.loaded == len(again) == 6
+  for result in (exported, loaded):
+    chex.assert_trees_all_equal(result.state, without.state)
+    chex.assert_trees_all_equal(result.history, without.history)
+  for path in store.directory.iterdir():
+    path.write_bytes(b"truncated")
+  damaged = Programs(store)
+  chex.assert_trees_all_equal(
+      small_fit([0, 1], epochs=7, epochs_per_dispatch=3, programs=damaged).history,
+      without.history)
+  assert damaged.loaded == 0 and store.load(json.dumps(["no such program"])) is None
+  assert all(path.read_bytes() != b"truncated" for path in store.directory.iterdir())
+
+
+def test_stable_names_name_values_and_refuse_what_only_this_process_can_name():
+  assert stable_name(line_task()) == stable_name(line_task(batch_size=8))
+  assert stable_name(line_task()) != stable_name(line_task(batch_size=4))
+  # Functions are their module and name: two `vmap`s are told apart.
+  assert stable_name(jax.vmap) != stable_name(xla_cpu_engine.vmap)
+  assert stable_name(("data", line_data, None)) == f"tuple('data', {__name__}.line_data, None)"
+  assert stable_name(lambda x: x) is None
+  assert stable_name(("epochs", functools.partial(line_data, hparams={"noise": 1.0}))) \
+      == stable_name(("epochs", functools.partial(line_data, hparams={"noise": 1.0})))
+  assert stable_name(functools.partial(lambda key: key)) is None
+  assert stable_name(object()) is None

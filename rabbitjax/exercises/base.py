@@ -16,6 +16,7 @@ import numpy as np
 from rabbitjax import distributed
 from rabbitjax.config import Schema
 from rabbitjax.train import RunResult, Sweep, Task, fit, make_sweep, over_runs, train_agents
+from rabbitjax.train.mapping import Programs
 from rabbitjax.train.sweep import MakeData
 from rabbitjax.tuning import Tuning
 
@@ -97,11 +98,14 @@ class Exercise:
     return make_sweep(seeds, defaults, dict(variant.get("sweep", {}) or {}))
 
 
-def _with_outputs(result: RunResult, describe: Describe | None, tuning: Tuning) -> RunResult:
+def _with_outputs(result: RunResult, describe: Describe | None, tuning: Tuning,
+                  programs) -> RunResult:
   if describe is None:
     return result
   per_run = over_runs(describe, 0, 0, vmap=tuning.vmap)
-  outputs = distributed.to_host(jax.jit(per_run)(result.state))
+  programs = Programs() if programs is None else programs
+  outputs = distributed.to_host(programs.get(per_run, ("outputs", describe, tuning.vmap),
+                                             result.state)(result.state))
   return dataclasses.replace(result, outputs={k: np.asarray(v) for k, v in outputs.items()})
 
 
@@ -122,7 +126,7 @@ def supervised_trainer(task: Task, num_epochs: int, tuning: Tuning, *,
                  vmap=tuning.vmap, programs=programs,
                  epochs_per_dispatch=tuning.epochs_per_dispatch or 1,
                  seed_groups=tuning.seed_groups or 1)
-    return _with_outputs(result, describe, tuning)
+    return _with_outputs(result, describe, tuning, programs)
 
   return Trainer(train=train, num_logs=num_epochs, log_unit="epoch", tuning=tuning, plot=plot,
                  model_summary=model_summary,
@@ -138,11 +142,11 @@ def agent_trainer(agent_train: Callable, num_logs: int, log_unit: str, tuning: T
 
   def train(sweep: Sweep, on_log: OnLog | None = None, checkpoints=None, layout=None,
             programs=None) -> RunResult:
-    del checkpoints, programs  # one program per sweep: an interrupted agent run starts again
+    del checkpoints  # one program per sweep: an interrupted agent run starts again
     result = train_agents(agent_train, sweep, layout, tuning.vmap, tuning.seed_groups or 1)
     if on_log is not None:
       on_log(1, result.history)
-    return _with_outputs(result, describe, tuning)
+    return _with_outputs(result, describe, tuning, programs)
 
   return Trainer(train=train, num_logs=num_logs, log_unit=log_unit, tuning=tuning, plot=plot,
                  centre="iqm")

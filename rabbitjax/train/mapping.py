@@ -12,7 +12,7 @@ import contextlib
 import jax
 import jax.numpy as jnp
 
-from rabbitjax import distributed
+from rabbitjax import cache, distributed
 from rabbitjax.distributed import Layout
 
 
@@ -22,11 +22,17 @@ class Programs:
   `get(fn, static_key, *args)` is `jax.jit(fn).lower(*args).compile()`, compiled once per
   `static_key` (a value naming everything `fn` closes over, e.g. the Task) and the arguments'
   types and placements: variants of one shape and model (the perceptron's OR, AND and XOR)
-  trace, lower and load one program.
+  trace, lower and load one program. A program whose key every process can name
+  (`cache.program_name`) is exported (`jax.export`) and the export compiled, stored in `store`
+  (a `cache.ProgramStore`) and loaded from it by later runs, which skip tracing and lowering:
+  the same program with the store or without (an export can round differently from a direct
+  `jit`, so every nameable program is compiled through one); the others are compiled directly.
   """
 
-  def __init__(self):
+  def __init__(self, store=None):
     self._compiled = {}
+    self.store = store
+    self.loaded = 0  # programs the store served
 
   def __len__(self) -> int:
     return len(self._compiled)
@@ -36,7 +42,26 @@ class Programs:
     key = (static_key, structure, donate_argnums,
            tuple((jax.typeof(leaf), getattr(leaf, "sharding", None)) for leaf in leaves))
     if key not in self._compiled:
-      self._compiled[key] = jax.jit(fn, donate_argnums=donate_argnums).lower(*args).compile()
+      name = cache.program_name(static_key, structure, donate_argnums, leaves)
+      exported = name and self.store and self.store.load(name)
+      self.loaded += bool(exported)
+      # Donated arguments as leaf positions: an exported program takes the leaves.
+      counts = [len(jax.tree.leaves(arg)) for arg in args]
+      donated = tuple(leaf for arg in (donate_argnums if isinstance(donate_argnums, tuple)
+                                       else (donate_argnums,))
+                      for leaf in range(sum(counts[:arg]), sum(counts[:arg + 1])))
+      if name and not exported:
+        exported = cache.export_program(
+            lambda *leaves: fn(*jax.tree.unflatten(structure, leaves)), leaves, donated)
+        if exported and self.store:
+          self.store.save(name, *exported)
+      if not exported:
+        self._compiled[key] = jax.jit(fn, donate_argnums=donate_argnums).lower(*args).compile()
+      else:
+        program, out_tree = exported
+        compiled = jax.jit(program.call, donate_argnums=donated).lower(*leaves).compile()
+        self._compiled[key] = lambda *args: jax.tree.unflatten(
+            out_tree, compiled(*jax.tree.leaves(args)))
     return self._compiled[key]
 
 

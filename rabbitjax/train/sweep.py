@@ -88,21 +88,26 @@ class RunResult:
   outputs: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
 
 
-def _keys_and_hparams(sweep: Sweep, layout: Layout | None):
+def _keys_and_hparams(sweep: Sweep, layout: Layout | None, programs: Programs):
   """Each seed's PRNG key (S,) and the points' hyper-parameters as device arrays (M,); on a
   mesh the keys are split over its seed axis and the rest replicated."""
   if distributed.mesh_of(layout) is None:  # a transfer, where jnp.asarray compiles a program
     place = lambda value, split_seeds: jax.device_put(value)
   else:
     place = lambda value, split_seeds: distributed.put(value, layout, split_seeds)
-  keys = _seed_keys(place(sweep.seeds, True))
+  seeds = place(sweep.seeds, True)
+  keys = programs.get(_seed_keys, ("seed keys",), seeds)(seeds)
   return keys, {name: place(values, False) for name, values in sweep.hparams.items()}
 
 
-# Set-up ops as one program each (the persistent cache serves them), not op by op.
-_seed_keys = jax.jit(jax.vmap(jax.random.key))
-# Each run's keys for its data, its initialisation and its shuffles.
-_split_run_keys = jax.jit(jax.vmap(lambda key: tuple(jax.random.split(key, 3))))
+# Set-up ops as one program each (stored across runs like the others), not op by op.
+def _seed_keys(seeds):
+  return jax.vmap(jax.random.key)(seeds)
+
+
+def _split_run_keys(keys):
+  """Each run's keys for its data, its initialisation and its shuffles."""
+  return jax.vmap(lambda key: tuple(jax.random.split(key, 3)))(keys)
 
 
 def fit(task: Task, sweep: Sweep, num_epochs: int, *,
@@ -140,8 +145,9 @@ def fit(task: Task, sweep: Sweep, num_epochs: int, *,
   groups = _seed_groups(seed_groups, len(sweep.seeds), layout)
   on_mesh, seed_split = placement(layout, len(sweep.seeds))
   with on_mesh():
-    run_keys, hparams = _keys_and_hparams(sweep, layout)
-    data_keys, init_keys, shuffle_keys = _split_run_keys(run_keys)
+    run_keys, hparams = _keys_and_hparams(sweep, layout, programs)
+    data_keys, init_keys, shuffle_keys = programs.get(_split_run_keys, ("run keys",), run_keys)(
+        run_keys)
     if make_data is not None:
       make = over_runs(make_data, (0, None), (None, 0), layout=layout, vmap=vmap)
       train_data, val_data = programs.get(
@@ -273,7 +279,7 @@ def train_agents(train: Callable, sweep: Sweep, layout: Layout | None = None,
   groups = _seed_groups(seed_groups, len(sweep.seeds), layout)
   on_mesh, seed_split = placement(layout, len(sweep.seeds))
   with on_mesh():
-    keys, hparams = _keys_and_hparams(sweep, layout)
+    keys, hparams = _keys_and_hparams(sweep, layout, Programs())
     seconds = {"setup": time.perf_counter() - start}
     start = time.perf_counter()
     program = jax.jit(seed_split(over_runs(train, (0, None), (None, 0), layout=layout,
