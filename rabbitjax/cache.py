@@ -16,7 +16,6 @@ import json
 import os
 import pathlib
 import pickle
-import tempfile
 
 import numpy as np
 
@@ -129,13 +128,13 @@ class ProgramStore:
       return None
 
   def save(self, name: str, exported, out_tree) -> None:
+    from rabbitjax.io import atomic_path  # a failed write leaves no temporary behind
+
     try:
       self.directory.mkdir(parents=True, exist_ok=True)
-      fd, tmp = tempfile.mkstemp(dir=self.directory, suffix=".tmp")
-      with os.fdopen(fd, "wb") as file:
+      with atomic_path(self._path(name)) as tmp, open(tmp, "wb") as file:
         pickle.dump((name, bytes(exported.serialize()), out_tree), file,
                     protocol=pickle.HIGHEST_PROTOCOL)
-      os.replace(tmp, self._path(name))
     except Exception:  # noqa: BLE001 (a full disk: not stored, still used)
       pass
 
