@@ -15,7 +15,7 @@ import numpy as np
 
 from rabbitjax import distributed, io
 from rabbitjax.config import ConfigError
-from rabbitjax.stopping import STOP, Interrupted
+from rabbitjax.stopping import Interrupted
 
 # Automatic period: the first save after this much training, then whenever the training since the
 # last save is at least _COST_RATIO times what that save took (saving adds at most 2%).
@@ -185,8 +185,8 @@ class Checkpoints:
   def after_epoch(self, epoch: int, num_epochs: int, state, history: dict) -> None:
     """Saves when due (never after the last epoch: the records take over); on a stop request
     saves and raises Interrupted."""
-    # Process 0 decides for all: each save is a collective write of the global state.
-    stop, due = distributed.agree((STOP.is_set(), epoch < num_epochs and self._due(epoch)))
+    # One decision for all processes: each save is a collective write of the global state.
+    stop, due = distributed.agree_to_stop(epoch < num_epochs and self._due(epoch))
     if stop:
       if epoch > self.saved_epoch and epoch < num_epochs:
         self.save(epoch, state, history)

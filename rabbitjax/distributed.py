@@ -18,6 +18,7 @@ from jax.experimental import multihost_utils
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
+from rabbitjax import stopping
 from rabbitjax.config import MESH_PATTERN, ConfigError
 
 SEEDS, DATA = "seeds", "data"
@@ -179,13 +180,17 @@ def barrier(name: str) -> None:
     multihost_utils.sync_global_devices(name)
 
 
-def agree(flags_of_process_0: tuple[bool, ...]) -> tuple[bool, ...]:
-  """Process 0's decisions (save a checkpoint now, stop now), the same in every process: a
-  time- or signal-based decision taken alone would leave the processes in different programs."""
+def agree_to_stop(*decisions: bool) -> tuple[bool, ...]:
+  """(whether any process was asked to stop, process 0's `decisions`: save a checkpoint now),
+  the same in every process: a signal- or time-based decision taken alone would leave the
+  processes in different programs, each waiting for the others. A stop requested elsewhere is
+  adopted here (`stopping.adopt`)."""
   if jax.process_count() == 1:
-    return tuple(flags_of_process_0)
-  values = multihost_utils.broadcast_one_to_all(np.asarray(flags_of_process_0, np.int32))
-  return tuple(bool(value) for value in values)
+    return (stopping.STOP.is_set(), *decisions)
+  flags = multihost_utils.process_allgather(np.asarray((stopping.requested(), *decisions),
+                                                       np.int32))
+  stopping.adopt(int(flags[:, 0].max()))
+  return (stopping.STOP.is_set(), *(bool(flag) for flag in flags[0, 1:]))
 
 
 def initialize(coordinator_address: str | None, num_processes: int | None,
@@ -195,5 +200,8 @@ def initialize(coordinator_address: str | None, num_processes: int | None,
   if not (automatic or coordinator_address or num_processes):
     return
   jax.config.update("jax_cpu_collectives_implementation", "gloo")
+  # JAX's preemption service would take SIGTERM from rabbitjax.stopping, whose request every
+  # process honours at the same epoch (`agree_to_stop`), saving a checkpoint first.
+  jax.config.update("jax_enable_preemption_service", False)
   jax.distributed.initialize(coordinator_address=coordinator_address,
                              num_processes=num_processes, process_id=process_id)

@@ -20,7 +20,7 @@ import ml_collections
 import numpy as np
 
 from rabbitjax import cache, checkpoint, distributed, figures, io, provenance, report
-from rabbitjax.stopping import STOP, Interrupted
+from rabbitjax.stopping import Interrupted
 from rabbitjax.config import ConfigError, variant_config, variant_names
 from rabbitjax.exercises import Trainer, exercise_for
 from rabbitjax.train import RunResult, Sweep
@@ -278,7 +278,7 @@ def run_experiment(
 
   try:
     for name in names:
-      if STOP.is_set():
+      if distributed.agree_to_stop()[0]:
         raise Interrupted(f"before variant {name!r}")
       variant = variant_config(config, name, command_line)
       if name in summary["variants"]:
@@ -317,9 +317,8 @@ def run_experiment(
       settle()  # the previous variant, its figures drawn while this one trained
       if writer:
         staged.append(_stage(store, config, summary, history, result, trainer, checkpoints, log))
-      else:
-        checkpoints.delete()
-        log(f"[{name}] {_seconds(run)}")
+      else:  # at the writer's point: deleting waits for every process (a collective barrier)
+        staged.append(checkpoints.delete)
   finally:  # interrupted or failed: what was trained and staged before is still committed
     settle()
   return json.loads(io.dumps(summary))

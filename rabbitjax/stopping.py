@@ -31,6 +31,19 @@ def request_stop(signum, frame=None) -> None:
   STOP.set()
 
 
+def requested() -> int:
+  """The signal number of the stop request, 0 where none came."""
+  return signal.Signals[STOP_SIGNAL[0]].value if STOP_SIGNAL else 0
+
+
+def adopt(signum: int) -> None:
+  """Takes a stop request made to another process of the run (`signum`, 0: none) as this
+  one's: every process stops at the same point, with the same exit status."""
+  if signum and not STOP.is_set():
+    STOP_SIGNAL.append(signal.Signals(signum).name)
+    STOP.set()
+
+
 def install() -> None:
   signal.signal(signal.SIGINT, request_stop)
   signal.signal(signal.SIGTERM, request_stop)

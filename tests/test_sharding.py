@@ -7,9 +7,12 @@ devices (XLA_FLAGS), and two processes joined by jax.distributed on localhost (g
 import json
 import os
 import pathlib
+import re
+import signal
 import socket
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -66,17 +69,37 @@ print(json.dumps(out))
 
 
 def _python(script_or_args, devices: int, **kwargs):
+  # faulthandler: a process stopped by SIGABRT prints every thread's Python stack (see _finish).
   env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}",
-             JAX_PLATFORMS="cpu")
+             JAX_PLATFORMS="cpu", PYTHONFAULTHANDLER="1")
   args = ["-c", script_or_args] if isinstance(script_or_args, str) else script_or_args
   return subprocess.Popen([sys.executable, *args], stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, text=True, env=env, **kwargs)
 
 
-def _finish(process, timeout=600):
-  out, err = process.communicate(timeout=timeout)
-  assert process.returncode == 0, err[-3000:]
-  return out
+def _finish(*processes, timeout=480):
+  """The processes' outputs, once each has exited with 0 within `timeout` seconds in all. One
+  still running then is stopped by SIGABRT, and the failure shows where every process stood:
+  two processes wait on each other in a collective, so a stall must name both."""
+  deadline = time.monotonic() + timeout
+  outputs, stalled = [], False
+  for process in processes:
+    try:
+      outputs.append(process.communicate(timeout=max(1.0, deadline - time.monotonic())))
+    except subprocess.TimeoutExpired:
+      stalled = True
+      for other in processes:
+        if other.poll() is None:
+          other.send_signal(signal.SIGABRT)
+      outputs.append(process.communicate())
+  if stalled:
+    outputs += [process.communicate() for process in processes[len(outputs):]]
+  report = "\n".join(f"--- process {index} (exit {process.returncode}):\n{out[-2000:]}\n"
+                      f"{err[-4000:]}" for index, (process, (out, err))
+                      in enumerate(zip(processes, outputs)))
+  assert not stalled, f"still running after {timeout} s, stopped by SIGABRT:\n{report}"
+  assert all(process.returncode == 0 for process in processes), report
+  return [out for out, _ in outputs] if len(processes) > 1 else outputs[0][0]
 
 
 @pytest.fixture(scope="module")
@@ -135,23 +158,46 @@ def _free_port() -> int:
     return sock.getsockname()[1]
 
 
-def test_two_processes_write_once_the_records_of_one_process(tmp_path):
-  command = ["-m", "experiments.main", "--config=experiments/configs/rnn_binary_addition.py:quick",
-             "--config.variant=base", "--config.num_seeds=4", "--config.num_epochs=2",
-             "--config.num_train=64", "--config.num_test=32"]
-  root = pathlib.Path(__file__).parent.parent
-  single = _python(command + [f"--workdir={tmp_path / 'one'}"], 4, cwd=root)
-  _finish(single)
+RNN_COMMAND = ["-m", "experiments.main", "--config=experiments/configs/rnn_binary_addition.py:quick",
+               "--config.num_seeds=4", "--config.num_train=64", "--config.num_test=32"]
+ROOT = pathlib.Path(__file__).parent.parent
+
+
+def _two_processes(arguments):
   address = f"localhost:{_free_port()}"
-  processes = [_python(command + [f"--workdir={tmp_path / 'two'}", f"--coordinator_address={address}",
-                                  "--num_processes=2", f"--process_id={index}"], 2, cwd=root)
-               for index in (0, 1)]
-  outputs = [_finish(process) for process in processes]
+  return [_python(RNN_COMMAND + arguments + [f"--coordinator_address={address}",
+                                             "--num_processes=2", f"--process_id={index}"],
+                  2, cwd=ROOT) for index in (0, 1)]
+
+
+def test_two_processes_write_once_the_records_of_one_process(tmp_path):
+  # Two variants: each process drops a variant's checkpoints (a barrier) at the same point.
+  command = ["--config.variant=base,tanh", "--config.num_epochs=2"]
+  _finish(_python(RNN_COMMAND + command + [f"--workdir={tmp_path / 'one'}"], 4, cwd=ROOT))
+  outputs = _finish(*_two_processes(command + [f"--workdir={tmp_path / 'two'}"]))
   # Process 0 alone logs (gloo's connection lines aside).
-  assert "[base] epoch 2/2" in outputs[0] and "[base]" not in outputs[1]
+  assert "[tanh] epoch 2/2" in outputs[0] and "[base]" not in outputs[1]
   one, two = (json.loads((tmp_path / name / "history.json").read_text()) for name in ("one", "two"))
-  assert one["base"]["metrics"] == two["base"]["metrics"]  # same global mesh: identical
+  for variant in ("base", "tanh"):  # same global mesh: identical
+    assert one[variant]["metrics"] == two[variant]["metrics"]
   summary = json.loads((tmp_path / "two" / "summary.json").read_text())
   assert summary["provenance"]["devices"]["processes"] == 2
   assert summary["variants"]["base"]["tuning"]["layout"]["seeds"] == 4
   assert len(list((tmp_path / "two" / ".records").iterdir())) == 2  # one generation + link
+
+
+def test_a_signal_to_one_process_stops_both_at_one_epoch_and_the_rerun_resumes(tmp_path):
+  command = ["--config.variant=base", "--config.num_epochs=20000", f"--workdir={tmp_path}"]
+  processes = _two_processes(command)
+  for line in processes[0].stdout:  # training has started: SIGTERM to process 1 alone
+    if "[base] epoch" in line:
+      processes[1].send_signal(signal.SIGTERM)
+      break
+  with pytest.raises(AssertionError, match=r"exit 143\)") as stopped:
+    _finish(*processes)
+  saved = re.search(r"checkpoint saved at epoch (\d+)", str(stopped.value))
+  assert saved and "stopped by SIGTERM" in str(stopped.value)
+  assert str(stopped.value).count("exit 143") == 2, str(stopped.value)  # both, at that epoch
+  outputs = _finish(*_two_processes(command))
+  assert f"resumed from the checkpoint at epoch {saved[1]}" in outputs[0]
+  assert "[base] epoch 20000/20000" in outputs[0]
