@@ -144,9 +144,7 @@ def plot_learning_curves(history: dict, point_labels: list, title: str, path,
   """
   metrics = [name for name in history if not name.startswith("val_")]
   labels = [f"{label} {suffix}" for label in point_labels for suffix in ("train", "val")]
-  fig, axes = _subplots(1, len(metrics), figsize=(5.5 * len(metrics), 4), squeeze=False,
-                        right=_legend_width(labels, fontsize=7))
-  fig.subplots_adjust(wspace=0.3)
+  fig, axes = _curves_figure(len(metrics), _legend_width(labels, fontsize=7))
   num_seeds = next(iter(history.values())).shape[1]
   colors = matplotlib.colormaps["viridis"](np.linspace(0, 0.9, len(point_labels)))
   for ax, metric in zip(axes[0], metrics):
@@ -169,6 +167,33 @@ def plot_learning_curves(history: dict, point_labels: list, title: str, path,
   summary = f"{CENTRES[centre][0]} and 95% bootstrap band"
   _suptitle(fig, f"{title} ({_over(num_seeds, summary)})")
   _save(fig, path)
+
+
+# Learning-curve figures of one layout, drawn in turn, share one Figure: a new one's axes and
+# ticks took a quarter of such a figure's time (BUILD_NOTES, "Figures").
+_CURVES_FIGURES: dict = {}
+
+
+def _curves_figure(num_panels: int, legend_room: float):
+  """(figure, axes) for `num_panels` learning-curve panels and a legend `legend_room` inches
+  wide, as `_subplots` makes them: made once per layout, then emptied for each use (the
+  same pixels as a new one: tests/test_plots.py)."""
+  key = (num_panels, legend_room)
+  if key not in _CURVES_FIGURES:
+    fig, axes = _subplots(1, num_panels, figsize=(5.5 * num_panels, 4), squeeze=False,
+                          right=legend_room)
+    fig.subplots_adjust(wspace=0.3)
+    _CURVES_FIGURES[key] = fig, axes
+  fig, axes = _CURVES_FIGURES[key]
+  for ax in axes[0]:
+    for artist in [*ax.lines, *ax.collections]:
+      artist.remove()
+    if ax.get_legend() is not None:
+      ax.get_legend().remove()
+    ax.set_yscale("linear")  # its default locators and formatters back (`_symlog` set others)
+    ax.set_autoscaley_on(True)  # `_symlog`'s lower limit turned it off
+    ax.relim()
+  return fig, axes
 
 
 def _legend_width(labels, fontsize: float) -> float:

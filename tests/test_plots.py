@@ -82,3 +82,24 @@ def test_the_png_holds_everything_drawn_cropped_to_it(title, tmp_path, drawn):
 def test_a_single_epoch_is_drawn_as_a_point(drawn):
   plots.plot_learning_curves({"loss": np.ones((1, 2, 1))}, ["default"], "one epoch", "unused.png")
   assert drawn[0].axes[0].lines[0].get_marker() == "o"
+
+
+def test_a_reused_curves_figure_draws_the_pixels_of_a_new_one(tmp_path):
+  import PIL.Image
+
+  rng = np.random.default_rng(0)
+  decades = np.exp(-np.linspace(0, 12, 40))[:, None, None] * (1 + rng.random((40, 4, 2)))
+  flat = {"loss": 1 + rng.random((30, 3, 1)), "val_loss": 1 + rng.random((30, 3, 1)),
+          "accuracy": rng.random((30, 3, 1)), "val_accuracy": rng.random((30, 3, 1))}
+  cases = [({"loss": decades, "accuracy": decades}, ["a", "b"]),  # a symlog loss, then linear
+           (flat, ["a longer label"]), ({"loss": decades[:1], "accuracy": decades[:1]}, ["a", "b"])]
+  pixels = lambda path: np.asarray(PIL.Image.open(path))
+  new = []
+  for index, (history, labels) in enumerate(cases):
+    plots._CURVES_FIGURES.clear()
+    plots.plot_learning_curves(history, labels, "t", tmp_path / f"new{index}.png")
+    new.append(pixels(tmp_path / f"new{index}.png"))
+  for index in (0, 1, 2, 1, 0):  # each after others of its layout or another
+    plots.plot_learning_curves(*cases[index], "t", tmp_path / "reused.png")
+    np.testing.assert_array_equal(pixels(tmp_path / "reused.png"), new[index])
+  assert len(plots._CURVES_FIGURES) == 2  # two layouts: one figure each
