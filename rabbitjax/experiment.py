@@ -256,10 +256,10 @@ def run_experiment(
   distributed.barrier("records ready")  # every process reads them as process 0 left them
   _refuse_other_config(store.read_json("config.json"), config.to_dict(), "an earlier")
   summary = store.read_json("summary.json") or {"exercise": config.exercise, "variants": {}}
-  history = store.read_json("history.json") or {}
-  for record in history.values():  # back to arrays (null -> NaN), cheap to write again
-    record["metrics"] = {name: np.asarray(values, np.float64)
-                         for name, values in record["metrics"].items()}
+  # Each variant's history record as JSON text, made once: history.json, rewritten with every
+  # variant, is these joined (its encoding grew with the variants before).
+  history = {name: io.dumps(record, indent=None)
+             for name, record in (store.read_json("history.json") or {}).items()}
   summary["provenance"] = provenance.provenance(argv)
   loaded = {}  # data shared by this run's variants
   programs = Programs(cache.program_store())  # and the programs compiled for them
@@ -270,11 +270,12 @@ def run_experiment(
       log(f"[{name}] {line}")
       said.add(line)
 
-  staged = []  # the last variant trained, committed once its figures are drawn
+  staged = []  # what commits each variant trained, oldest first, once its figures are drawn
 
-  def settle():
-    while staged:
-      staged.pop()()
+  def settle(keep: int = 0):
+    """Commits the staged variants, oldest first, all but the newest `keep`."""
+    while len(staged) > keep:
+      staged.pop(0)()
 
   try:
     for name in names:
@@ -312,13 +313,15 @@ def run_experiment(
                              {**trainer.tuning.record(), "layout": layout.record()},
                              trainer.log_unit)
       summary["variants"][name] = report.summarize_variant(result)
-      history[name] = report.history_record(result)
+      history[name] = io.dumps(report.history_record(result), indent=None)
       summary["provenance"]["finished"] = provenance.now()
-      settle()  # the previous variant, its figures drawn while this one trained
       if writer:
         staged.append(_stage(store, config, summary, history, result, trainer, checkpoints, log))
       else:  # at the writer's point: deleting waits for every process (a collective barrier)
         staged.append(checkpoints.delete)
+      # Variants before, their figures drawn while this one trained; as many as there are
+      # drawing processes stay staged, so that the next variant trains while they draw.
+      settle(keep=figures.DRAWERS)
   finally:  # interrupted or failed: what was trained and staged before is still committed
     settle()
   return json.loads(io.dumps(summary))
@@ -349,9 +352,11 @@ def _stage(store: io.RecordStore, config, summary: dict, history: dict, result: 
 
 def _write_records(directory: pathlib.Path, config, summary: dict, history: dict,
                    result: VariantResult, trainer: Trainer) -> list[str]:
-  """Writes the records that change with `result` into `directory`; returns their names."""
+  """Writes the records that change with `result` into `directory` (`history`: each variant's
+  record as JSON text); returns their names."""
   io.write_json(directory / "config.json", config.to_dict())
-  io.write_json(directory / "history.json", history, indent=None)
+  io.write_text(directory / "history.json", "{" + ", ".join(
+      f"{json.dumps(name)}: {record}" for name, record in history.items()) + "}\n")
   io.write_json(directory / "summary.json", summary)
   io.write_text(directory / "summary.md", report.markdown(io.strict(summary)))
   names = ["config.json", "history.json", "summary.json", "summary.md"]

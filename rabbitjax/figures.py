@@ -1,11 +1,11 @@
-"""What a run draws, as plain data, and who draws it: this process, or a child Python that draws
-one variant's figures while the next variant trains.
+"""What a run draws, as plain data, and who draws it: this process, or a child Python and a
+drawer it forks, which draw variants' figures while the next variants train.
 
 A `Figure` names a `rabbitjax.plots` function and its arguments (numbers, strings, the
 dataclasses below): nothing of JAX, so that the drawing process needs neither JAX nor the
 training's state, and the training process never imports matplotlib. Where the process may
-use two cores or more, `submit` sends them to a child (started once per process, reused by every
-run); on one core, or with $RABBITJAX_FIGURES=inline, here. Either way `Drawing.wait()` returns
+use two cores or more, `submit` sends them round the drawers (started once per process, reused
+by every run); on one core, or with $RABBITJAX_FIGURES=inline, here. Either way `Drawing.wait()` returns
 once the files are written, or raises what drawing them raised (an OSError of a full disk as
 it is): a variant's records are committed only after it.
 """
@@ -16,6 +16,7 @@ import os
 import pathlib
 import pickle
 import signal
+import socket
 import subprocess
 import sys
 import traceback
@@ -23,6 +24,7 @@ import traceback
 import numpy as np
 
 FIGURES_ENV = "RABBITJAX_FIGURES"  # "inline", "child", or unset: a child where >= 2 cores
+DRAWERS = 2  # drawing processes of the child
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,53 +77,111 @@ class Drawing:
 
 
 class _Child:
-  """A child Python running `serve()`: one pickled (figures, directory) in per batch on its
-  stdin, one pickled exception or None back per batch on its stdout, in order."""
+  """A child Python running `serve()` on `drawers` channels (socket pairs): after its warm-up
+  it forks, so that each channel has a process of its own, drawing in parallel. Per channel,
+  one pickled (figures, directory) in per batch, one pickled exception or None back, in order.
+  """
 
-  def __init__(self):
+  def __init__(self, drawers: int):
     # Its BLAS on one thread (unless the user says otherwise): a figure's products are small,
     # and OpenBLAS' idle threads spin on the core the training runs on (BUILD_NOTES, Figures).
     env = dict(os.environ)
     for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
       env.setdefault(name, "1")
+    pairs = [socket.socketpair() for _ in range(drawers)]
+    theirs = [pair[1].fileno() for pair in pairs]
+    # A session of its own: a signal to the run's process group (Ctrl-C, a job's SIGTERM)
+    # stops the run at its next safe point, which still needs the variant's figures.
     self.process = subprocess.Popen(
-        [sys.executable, "-c", "from rabbitjax import figures; figures.serve()"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
-    self.sent = self.received = 0
+        [sys.executable, "-c", f"from rabbitjax import figures; figures.serve({theirs})"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, pass_fds=theirs, env=env,
+        start_new_session=True)
+    for pair in pairs:
+      pair[1].close()
+    self.channels = [_Channel(pair[0]) for pair in pairs]
+    self.turn = 0  # the channel the next figure goes to first
 
   def submit(self, figures, directory) -> Drawing:
-    try:
-      pickle.dump((figures, str(directory)), self.process.stdin)
-      self.process.stdin.flush()
-    except OSError:  # the child has gone (killed): draw here instead
-      return _here(figures, directory)
-    self.sent += 1
-    number = self.sent
+    """Sends the figures round the open channels, one at a time; waits for every part."""
+    parts = {}
+    for figure in figures:
+      open_channels = [channel for channel in self.channels if channel.open]
+      if not open_channels:
+        parts.setdefault(None, []).append(figure)
+        continue
+      channel = open_channels[self.turn % len(open_channels)]
+      self.turn += 1
+      parts.setdefault(channel, []).append(figure)
+    waits = [channel.submit(part, directory) if channel is not None else
+             _here(part, directory).wait for channel, part in parts.items()]
 
     def wait():
-      while self.received < number:
+      errors = []
+      for part_wait in waits:  # every part waited for, the first failure raised
         try:
-          error = pickle.load(self.process.stdout)
-        except (EOFError, OSError, pickle.UnpicklingError):  # gone while drawing: draw here
-          self.sent = self.received  # nothing more will come
-          draw(figures, directory)
-          return
-        self.received += 1
-        if error is not None and self.received == number:
-          raise error
+          part_wait()
+        except Exception as err:  # noqa: BLE001 (raised below, as it is)
+          errors.append(err)
+      if errors:
+        raise errors[0]
 
     return Drawing(wait)
 
   def alive(self) -> bool:
-    return self.process.poll() is None
+    return self.process.poll() is None and all(channel.open for channel in self.channels)
 
   def close(self) -> None:
-    """Ends the child: idle by now (every batch was waited for), it exits when its stdin
-    closes; its own tear-down is not waited for."""
+    """Ends the drawers: idle by now (every batch was waited for), each exits when its channel
+    closes; their own tear-down is not waited for."""
+    for channel in self.channels:
+      channel.close()
+
+
+class _Channel:
+  """One drawing process' socket: batches sent, answers read back in order."""
+
+  def __init__(self, sock):
+    self.socket = sock
+    self.writer, self.reader = sock.makefile("wb"), sock.makefile("rb")
+    self.open = True
+    self.sent = self.received = 0
+    self.errors = {}  # batch number -> what drawing it raised, until its wait takes it
+
+  def submit(self, figures, directory):
+    """Sends one batch; returns what waits for it (drawing it here if the drawer has gone)."""
     try:
-      self.process.stdin.close()
-    except OSError:
-      pass
+      pickle.dump((figures, str(directory)), self.writer)
+      self.writer.flush()
+    except OSError:  # the drawer has gone (killed): draw here instead
+      self.open = False
+      return _here(figures, directory).wait
+    self.sent += 1
+    number = self.sent
+
+    def wait():
+      while self.received < number and self.open:
+        try:
+          error = pickle.load(self.reader)
+        except (EOFError, OSError, pickle.UnpicklingError):  # gone while drawing
+          self.open = False
+          break
+        self.received += 1
+        if error is not None:
+          self.errors[self.received] = error
+      if self.received < number:  # its answer never comes: drawn here
+        draw(figures, directory)
+      elif number in self.errors:
+        raise self.errors.pop(number)
+
+    return wait
+
+  def close(self) -> None:
+    self.open = False
+    for stream in (self.writer, self.reader, self.socket):
+      try:
+        stream.close()
+      except OSError:
+        pass
 
 
 def _here(figures, directory) -> Drawing:
@@ -132,12 +192,16 @@ def _here(figures, directory) -> Drawing:
 _child: _Child | None = None
 
 
+def _cores() -> int:
+  return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
+      os.cpu_count() or 1)
+
+
 def _use_child() -> bool:
   setting = os.environ.get(FIGURES_ENV, "")
   if setting in ("inline", "child"):
     return setting == "child"
-  return len(os.sched_getaffinity(0)) >= 2 if hasattr(os, "sched_getaffinity") else (
-      (os.cpu_count() or 1) >= 2)
+  return _cores() >= 2
 
 
 def start() -> None:
@@ -145,7 +209,11 @@ def start() -> None:
   beside the parent's), where figures are drawn in one."""
   global _child
   if _use_child() and (_child is None or not _child.alive()):
-    _child = _Child()
+    if _child is not None:
+      _child.close()  # what is left of it (a drawer whose sibling died) exits
+    # Two drawers: a variant's figures are drawn beside the next variant's (`run_experiment`
+    # sends them before it waits for the previous), and beside each other.
+    _child = _Child(DRAWERS)
     atexit.register(_child.close)
 
 
@@ -167,18 +235,38 @@ def _warm_up() -> None:
   plots.warm_up()
 
 
-def serve() -> None:
-  """The child's loop: draws each batch it is sent until its stdin closes."""
-  # A Ctrl-C reaches the whole process group: the parent stops at its next safe point and
-  # still needs the figures of the variant it commits.
+def serve(channels: list[int]) -> None:
+  """The child: warms up, forks a drawer for every channel (socket descriptor) but the first,
+  which it serves itself; each draws the batches of its channel until it closes."""
+  # The parent decides when to stop (at its next safe point), and still needs the figures of
+  # the variant it commits then.
   signal.signal(signal.SIGINT, signal.SIG_IGN)
-  stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
-  sys.stdout = sys.stderr  # nothing but results on the pipe
+  sys.stdout = sys.stderr  # what it prints, beside its warnings
   _warm_up()
+  signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # its drawers reaped as they exit
+  mine = channels[0]
+  for channel in channels[1:]:  # forked warm: matplotlib and its fonts loaded once
+    if os.fork() == 0:
+      mine = channel
+      break
+  for channel in channels:
+    if channel != mine:
+      os.close(channel)
+  with socket.socket(fileno=mine) as sock, sock.makefile("rb") as requests, \
+      sock.makefile("wb") as answers:
+    _serve(requests, answers)
+  # At once: Python's tear-down of matplotlib's modules would keep the run's stderr open (a
+  # pipe's reader waiting) for nothing.
+  sys.stderr.flush()
+  os._exit(0)
+
+
+def _serve(requests, answers) -> None:
+  """Draws each batch read from `requests`, answering on `answers`, until `requests` ends."""
   while True:
     try:
-      figures, directory = pickle.load(stdin)
-    except EOFError:
+      figures, directory = pickle.load(requests)
+    except (EOFError, OSError):
       return
     try:
       draw(figures, directory)
@@ -189,5 +277,8 @@ def serve() -> None:
         pickle.dumps(error)
       except Exception:
         error = RuntimeError("".join(traceback.format_exception(err)))
-    pickle.dump(error, stdout)
-    stdout.flush()
+    try:
+      pickle.dump(error, answers)
+      answers.flush()
+    except OSError:  # the parent has gone
+      return

@@ -2,6 +2,7 @@
 child that dies replaced by drawing here, and a run that never imports matplotlib itself."""
 
 import os
+import signal
 import subprocess
 import sys
 
@@ -27,11 +28,25 @@ def test_a_child_draws_the_same_file_as_this_process(child, tmp_path, monkeypatc
   (tmp_path / "child").mkdir()
   (tmp_path / "here").mkdir()
   drawing = figures.submit([CURVES], tmp_path / "child")
-  assert child.alive() and child.sent == child.received + 1  # drawn over there
+  assert child.alive() and sum(channel.sent - channel.received
+                               for channel in child.channels) == 1  # drawn over there
   drawing.wait()
   monkeypatch.setenv(figures.FIGURES_ENV, "inline")
   figures.submit([CURVES], tmp_path / "here").wait()
   assert (tmp_path / "child/curves.png").read_bytes() == (tmp_path / "here/curves.png").read_bytes()
+
+
+def test_two_figures_are_drawn_by_two_drawers_and_a_failed_part_is_raised(child, tmp_path):
+  other = figures.Figure("plot_learning_curves", "other.png", CURVES.arguments)
+  before = [channel.sent for channel in child.channels]
+  figures.submit([CURVES, other], tmp_path).wait()
+  assert [channel.sent - sent for channel, sent in zip(child.channels, before)] == [1, 1]
+  assert (tmp_path / "curves.png").stat().st_size > 0 and (tmp_path / "other.png").stat().st_size
+  missing = figures.Figure("plot_learning_curves", "missing/x.png", CURVES.arguments)
+  drawing = figures.submit([CURVES, missing], tmp_path)  # one part fails, the other is drawn
+  with pytest.raises(FileNotFoundError):
+    drawing.wait()
+  assert child.alive()
 
 
 def test_a_failed_write_in_the_child_is_raised_here(child, tmp_path):
@@ -44,7 +59,7 @@ def test_a_failed_write_in_the_child_is_raised_here(child, tmp_path):
 
 def test_figures_of_a_child_that_died_are_drawn_here(child, tmp_path):
   drawing = figures.submit([CURVES], tmp_path)
-  child.process.kill()
+  os.killpg(child.process.pid, signal.SIGKILL)  # the child and the drawer it forked
   child.process.wait()
   drawing.wait()  # its answer never comes: drawn here instead
   assert (tmp_path / "curves.png").stat().st_size > 0
