@@ -114,29 +114,49 @@ class ProgramStore:
     """(exported program, its outputs' tree structure) stored under `name`, or None."""
     from jax import export
 
-    path = self._path(name)
-    try:
-      with open(path, "rb") as file:
-        stored_name, serialized, out_tree = pickle.load(file)
-      if stored_name != name:  # a hash collision: keep the one there
-        return None
-      return export.deserialize(bytearray(serialized)), out_tree
-    except FileNotFoundError:
+    stored = self.load_value(name)
+    if stored is None:
       return None
-    except Exception:  # noqa: BLE001 (truncated, unreadable: exported again)
-      path.unlink(missing_ok=True)
+    serialized, out_tree = stored
+    try:
+      return export.deserialize(bytearray(serialized)), out_tree
+    except Exception:  # noqa: BLE001 (unreadable: exported again)
+      self._path(name).unlink(missing_ok=True)
       return None
 
   def save(self, name: str, exported, out_tree) -> None:
+    self.save_value(name, (bytes(exported.serialize()), out_tree))
+
+  def load_value(self, name: str):
+    """What `save_value` stored under `name`, or None."""
+    path = self._path(name)
+    try:
+      with open(path, "rb") as file:
+        stored_name, value = pickle.load(file)
+      return value if stored_name == name else None  # a hash collision: keep the one there
+    except FileNotFoundError:
+      return None
+    except Exception:  # noqa: BLE001 (truncated, unreadable: made again)
+      path.unlink(missing_ok=True)
+      return None
+
+  def save_value(self, name: str, value) -> None:
+    """Stores `value` (picklable, made from what `name` names) under `name`."""
     from rabbitjax.io import atomic_path  # a failed write leaves no temporary behind
 
     try:
       self.directory.mkdir(parents=True, exist_ok=True)
       with atomic_path(self._path(name)) as tmp, open(tmp, "wb") as file:
-        pickle.dump((name, bytes(exported.serialize()), out_tree), file,
-                    protocol=pickle.HIGHEST_PROTOCOL)
+        pickle.dump((name, value), file, protocol=pickle.HIGHEST_PROTOCOL)
     except Exception:  # noqa: BLE001 (a full disk: not stored, still used)
       pass
+
+
+def value_name(key) -> str | None:
+  """The text naming a value made from `key` (`stable_name`) in this environment (the
+  package's source, the libraries, JAX's configuration), or None where `key` has no name."""
+  key = stable_name(key)
+  return None if key is None else json.dumps([key, _environment()])
 
 
 def _environment() -> list:

@@ -31,11 +31,13 @@ class Programs:
 
   def __init__(self, store=None):
     self._compiled = {}
+    self._named = {}  # the exported ones, by `cache.program_name`
     self.store = store
     self.loaded = 0  # programs the store served
 
   def __len__(self) -> int:
-    return len(self._compiled)
+    """The programs compiled (one served under two keys counts once)."""
+    return len({id(program) for program in self._compiled.values()})
 
   def get(self, fn, static_key, *args, donate_argnums=()):
     leaves, structure = jax.tree.flatten(args)
@@ -43,6 +45,9 @@ class Programs:
            tuple((jax.typeof(leaf), getattr(leaf, "sharding", None)) for leaf in leaves))
     if key not in self._compiled:
       name = cache.program_name(static_key, structure, donate_argnums, leaves)
+      if name in self._named:  # a key equal in value only (a partial holding arrays)
+        self._compiled[key] = self._named[name]
+        return self._compiled[key]
       exported = name and self.store and self.store.load(name)
       self.loaded += bool(exported)
       # Donated arguments as leaf positions: an exported program takes the leaves.
@@ -60,7 +65,7 @@ class Programs:
       else:
         program, out_tree = exported
         compiled = jax.jit(program.call, donate_argnums=donated).lower(*leaves).compile()
-        self._compiled[key] = lambda *args: jax.tree.unflatten(
+        self._compiled[key] = self._named[name] = lambda *args: jax.tree.unflatten(
             out_tree, compiled(*jax.tree.leaves(args)))
     return self._compiled[key]
 
