@@ -16,6 +16,7 @@ import shutil
 import time
 from typing import Callable
 
+import jax
 import ml_collections
 import numpy as np
 
@@ -270,12 +271,18 @@ def run_experiment(
       log(f"[{name}] {line}")
       said.add(line)
 
-  staged = []  # what commits each variant trained, oldest first, once its figures are drawn
+  # Per variant trained, oldest first: what commits it once its figures are drawn, and whether
+  # they are.
+  staged: list[tuple[Callable[[], None], Callable[[], bool]]] = []
+  # Committing early is a choice of this process alone: not where every process must delete
+  # a variant's checkpoints at the same point (a collective barrier).
+  early = jax.process_count() == 1
 
   def settle(keep: int = 0):
-    """Commits the staged variants, oldest first, all but the newest `keep`."""
-    while len(staged) > keep:
-      staged.pop(0)()
+    """Commits the staged variants, oldest first: all but the newest `keep`, and with one
+    process those after them whose figures are drawn already."""
+    while staged and (len(staged) > keep or (early and staged[0][1]())):
+      staged.pop(0)[0]()
 
   try:
     for name in names:
@@ -318,9 +325,10 @@ def run_experiment(
       if writer:
         staged.append(_stage(store, config, summary, history, result, trainer, checkpoints, log))
       else:  # at the writer's point: deleting waits for every process (a collective barrier)
-        staged.append(checkpoints.delete)
+        staged.append((checkpoints.delete, lambda: False))
       # Variants before, their figures drawn while this one trained; as many as there are
-      # drawing processes stay staged, so that the next variant trains while they draw.
+      # drawers may stay staged, so that the next variant trains while they draw (a long
+      # variant's figures are drawn by its end: committed then, as before).
       settle(keep=figures.DRAWERS)
   finally:  # interrupted or failed: what was trained and staged before is still committed
     settle()
@@ -333,9 +341,10 @@ def _seconds(run: RunResult) -> str:
 
 
 def _stage(store: io.RecordStore, config, summary: dict, history: dict, result: VariantResult,
-           trainer: Trainer, checkpoints, log) -> Callable[[], None]:
+           trainer: Trainer, checkpoints, log) -> tuple[Callable[[], None], Callable[[], bool]]:
   """Stages a variant's records and starts drawing its figures; returns what commits them
-  (after the figures are written), then drops its checkpoints and says what it saved."""
+  (after the figures are written), then drops its checkpoints and says what it saved, and
+  whether the figures are written."""
   staging, written = store.stage(lambda directory: _write_records(directory, config, summary,
                                                                   history, result, trainer))
   drawn = _figures(summary, result, trainer)
@@ -347,7 +356,7 @@ def _stage(store: io.RecordStore, config, summary: dict, history: dict, result: 
     names = written + [figure.filename for figure in drawn]
     log(f"[{result.name}] {_seconds(result.run)}; saved {', '.join(names)}")
 
-  return commit
+  return commit, drawing.done
 
 
 def _write_records(directory: pathlib.Path, config, summary: dict, history: dict,

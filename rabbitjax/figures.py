@@ -15,8 +15,10 @@ import dataclasses
 import os
 import pathlib
 import pickle
+import select
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import traceback
@@ -66,14 +68,18 @@ def draw(figures, directory) -> None:
 
 
 class Drawing:
-  """Figures being drawn; `wait()` until they are written (re-raising what drawing raised)."""
+  """Figures being drawn; `wait()` until they are written (re-raising what drawing raised);
+  `done()` says, without waiting, whether `wait()` would return at once."""
 
-  def __init__(self, wait=lambda: None):
-    self._wait = wait
+  def __init__(self, wait=lambda: None, done=lambda: True):
+    self._wait, self._done = wait, done
 
   def wait(self) -> None:
-    wait, self._wait = self._wait, lambda: None
+    wait, self._wait, self._done = self._wait, lambda: None, lambda: True
     wait()
+
+  def done(self) -> bool:
+    return self._done()
 
 
 class _Child:
@@ -112,20 +118,20 @@ class _Child:
       channel = open_channels[self.turn % len(open_channels)]
       self.turn += 1
       parts.setdefault(channel, []).append(figure)
-    waits = [channel.submit(part, directory) if channel is not None else
-             _here(part, directory).wait for channel, part in parts.items()]
+    drawings = [channel.submit(part, directory) if channel is not None else
+                _here(part, directory) for channel, part in parts.items()]
 
     def wait():
       errors = []
-      for part_wait in waits:  # every part waited for, the first failure raised
+      for drawing in drawings:  # every part waited for, the first failure raised
         try:
-          part_wait()
+          drawing.wait()
         except Exception as err:  # noqa: BLE001 (raised below, as it is)
           errors.append(err)
       if errors:
         raise errors[0]
 
-    return Drawing(wait)
+    return Drawing(wait, lambda: all(drawing.done() for drawing in drawings))
 
   def alive(self) -> bool:
     return self.process.poll() is None and all(channel.open for channel in self.channels)
@@ -138,46 +144,68 @@ class _Child:
 
 
 class _Channel:
-  """One drawing process' socket: batches sent, answers read back in order."""
+  """One drawer's socket: batches sent as pickles, answers read back in order, each a pickle
+  after its length (read straight from the socket, so that `select` sees every answer not yet
+  read and `done` need not wait)."""
 
   def __init__(self, sock):
     self.socket = sock
-    self.writer, self.reader = sock.makefile("wb"), sock.makefile("rb")
+    self.writer = sock.makefile("wb")
     self.open = True
     self.sent = self.received = 0
     self.errors = {}  # batch number -> what drawing it raised, until its wait takes it
 
-  def submit(self, figures, directory):
-    """Sends one batch; returns what waits for it (drawing it here if the drawer has gone)."""
+  def submit(self, figures, directory) -> Drawing:
+    """Sends one batch; a drawing of it here where the drawer has gone."""
     try:
       pickle.dump((figures, str(directory)), self.writer)
       self.writer.flush()
     except OSError:  # the drawer has gone (killed): draw here instead
       self.open = False
-      return _here(figures, directory).wait
+      return _here(figures, directory)
     self.sent += 1
     number = self.sent
 
     def wait():
       while self.received < number and self.open:
-        try:
-          error = pickle.load(self.reader)
-        except (EOFError, OSError, pickle.UnpicklingError):  # gone while drawing
-          self.open = False
-          break
-        self.received += 1
-        if error is not None:
-          self.errors[self.received] = error
+        self._receive()
       if self.received < number:  # its answer never comes: drawn here
         draw(figures, directory)
       elif number in self.errors:
         raise self.errors.pop(number)
 
-    return wait
+    def done():
+      while (self.received < number and self.open
+             and select.select([self.socket], [], [], 0)[0]):
+        self._receive()
+      return self.received >= number
+
+    return Drawing(wait, done)
+
+  def _receive(self) -> None:
+    """Reads the next answer (waiting for it); on a closed or broken socket, marks it closed."""
+    try:
+      length = struct.unpack("<Q", self._read(8))[0]
+      error = pickle.loads(self._read(length))
+    except (EOFError, OSError, pickle.UnpicklingError):  # the drawer has gone
+      self.open = False
+      return
+    self.received += 1
+    if error is not None:
+      self.errors[self.received] = error
+
+  def _read(self, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+      chunk = self.socket.recv(size - len(data))
+      if not chunk:
+        raise EOFError
+      data += chunk
+    return data
 
   def close(self) -> None:
     self.open = False
-    for stream in (self.writer, self.reader, self.socket):
+    for stream in (self.writer, self.socket):
       try:
         stream.close()
       except OSError:
@@ -186,7 +214,7 @@ class _Channel:
 
 def _here(figures, directory) -> Drawing:
   """Drawn in this process, when waited for (as the child's are drawn by then)."""
-  return Drawing(lambda: draw(figures, directory))
+  return Drawing(lambda: draw(figures, directory), done=lambda: False)
 
 
 _child: _Child | None = None
@@ -277,8 +305,9 @@ def _serve(requests, answers) -> None:
         pickle.dumps(error)
       except Exception:
         error = RuntimeError("".join(traceback.format_exception(err)))
+    answer = pickle.dumps(error)
     try:
-      pickle.dump(error, answers)
+      answers.write(struct.pack("<Q", len(answer)) + answer)
       answers.flush()
     except OSError:  # the parent has gone
       return

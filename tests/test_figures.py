@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -79,3 +80,16 @@ def test_a_run_draws_its_figures_without_importing_matplotlib(tmp_path):
   assert completed.returncode == 0, completed.stderr[-2000:]
   assert completed.stdout.split() == ["['coefficient_error_vs_noise.png',", "'slope_3_curves.png',",
                                       "'slope_3_fits.png',", "'val_loss_vs_noise.png']"]
+
+
+def test_done_says_without_waiting_whether_the_figures_are_written(child, tmp_path, monkeypatch):
+  drawing = figures.submit([CURVES], tmp_path)
+  deadline = time.monotonic() + 120
+  while not drawing.done():
+    assert time.monotonic() < deadline
+    time.sleep(0.01)
+  assert (tmp_path / "curves.png").stat().st_size > 0  # written before done() said so
+  drawing.wait()
+  assert drawing.done()
+  monkeypatch.setenv(figures.FIGURES_ENV, "inline")
+  assert not figures.submit([CURVES], tmp_path).done()  # here: drawn when waited for
