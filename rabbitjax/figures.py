@@ -280,17 +280,17 @@ def serve(channels: list[int]) -> None:
   for channel in channels:
     if channel != mine:
       os.close(channel)
-  with socket.socket(fileno=mine) as sock, sock.makefile("rb") as requests, \
-      sock.makefile("wb") as answers:
-    _serve(requests, answers)
-  # At once: Python's tear-down of matplotlib's modules would keep the run's stderr open (a
-  # pipe's reader waiting) for nothing.
+  sock = socket.socket(fileno=mine)
+  _serve(sock.makefile("rb"), sock)
+  # At once, nothing flushed or closed but stderr (the parent may have gone): Python's tear-down
+  # of matplotlib's modules would keep the run's stderr open (a pipe's reader waiting).
   sys.stderr.flush()
   os._exit(0)
 
 
-def _serve(requests, answers) -> None:
-  """Draws each batch read from `requests`, answering on `answers`, until `requests` ends."""
+def _serve(requests, sock) -> None:
+  """Draws each batch read from `requests`, answering on `sock`, until `requests` ends or the
+  parent has gone."""
   while True:
     try:
       figures, directory = pickle.load(requests)
@@ -307,7 +307,6 @@ def _serve(requests, answers) -> None:
         error = RuntimeError("".join(traceback.format_exception(err)))
     answer = pickle.dumps(error)
     try:
-      answers.write(struct.pack("<Q", len(answer)) + answer)
-      answers.flush()
+      sock.sendall(struct.pack("<Q", len(answer)) + answer)
     except OSError:  # the parent has gone
       return

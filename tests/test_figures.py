@@ -93,3 +93,17 @@ def test_done_says_without_waiting_whether_the_figures_are_written(child, tmp_pa
   assert drawing.done()
   monkeypatch.setenv(figures.FIGURES_ENV, "inline")
   assert not figures.submit([CURVES], tmp_path).done()  # here: drawn when waited for
+
+
+def test_drawers_whose_parent_has_gone_exit_without_a_word(tmp_path):
+  # The parent leaves (a failed run's os._exit) while its figures are being drawn: the drawers'
+  # answers find no reader, and the run's stderr must keep its one line.
+  code = ("import os, sys, time, numpy as np; from rabbitjax import figures; figures.start(); "
+          "time.sleep(2); history = {'loss': np.random.default_rng(0).random((300, 8, 1))}; "
+          "figure = figures.Figure('plot_learning_curves', 'c.png', {'history': history, "
+          "'point_labels': ['d'], 'title': 't'}); "
+          "figures.submit([figure] * 4, sys.argv[1]); time.sleep(0.05); os._exit(0)")
+  env = {**os.environ, figures.FIGURES_ENV: "child"}
+  completed = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True,
+                             text=True, env=env, timeout=120)  # until the drawers close stderr
+  assert completed.returncode == 0 and completed.stderr == ""
