@@ -5,8 +5,8 @@ A `Figure` names a `rabbitjax.plots` function and its arguments (numbers, string
 dataclasses below): nothing of JAX, so that the drawing process needs neither JAX nor the
 training's state, and the training process never imports matplotlib. Where the process may
 use two cores or more, `submit` sends them round the drawers (started once per process, reused
-by every run); on one core, or with $RABBITJAX_FIGURES=inline, here. Either way `Drawing.wait()` returns
-once the files are written, or raises what drawing them raised (an OSError of a full disk as
+by every run); on one core, or with $RABBITJAX_FIGURES=inline, here. Either way
+`Drawing.wait()` returns once the files are written, or raises what drawing them raised (an OSError of a full disk as
 it is): a variant's records are committed only after it.
 """
 
