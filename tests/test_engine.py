@@ -30,7 +30,7 @@ from rabbitjax.train import (
     train_step,
 )
 
-from rabbitjax.train.mapping import Programs
+from rabbitjax.train.mapping import Programs, in_seed_groups
 from rabbitjax.xla_cpu import engine as xla_cpu_engine
 
 LINE = jnp.array([3.0, 2.0])
@@ -188,6 +188,21 @@ def test_seed_groups_side_by_side_give_what_one_call_for_all_seeds_gives(shared_
   chex.assert_shape(grouped_blocks.history["loss"], (7, 4, 2))
   chex.assert_trees_all_equal(grouped_blocks.history, in_blocks.history)
   chex.assert_trees_all_equal(grouped_blocks.state, in_blocks.state)
+
+
+def test_in_seed_groups_splits_only_the_seed_arguments_and_joins_along_each_output_axis():
+  """Seed-leading arguments sliced per group, the others (a Python int, shared data) passed as
+  they are; the outputs joined along their own seed axes (a tree prefix), bit for bit."""
+  def program(scale, shared, offset):
+    return scale * shared + offset, {"per_entry": jnp.stack([scale.sum(1)] * 3)}
+
+  scale = jnp.arange(24.0).reshape(4, 6)
+  shared = jnp.linspace(0.0, 1.0, 6)
+  one_call = jax.jit(program)(scale, shared, 5)
+  group = jax.jit(program).lower(scale[:2], shared, 5).compile()
+  grouped = in_seed_groups(group, 2, (True, False, False), (0, 1))(scale, shared, 5)
+  chex.assert_trees_all_equal(grouped, one_call)
+  chex.assert_shape(grouped[1]["per_entry"], (3, 4))
 
 
 @pytest.mark.parametrize("shared_data", [False, True])

@@ -8,6 +8,7 @@ of one shape compile once.
 
 import concurrent.futures
 import contextlib
+import functools
 
 import jax
 import jax.numpy as jnp
@@ -132,14 +133,29 @@ def in_seed_groups(program, groups: int, seed_args, out_seed_axes=0):
     return program
 
   def run(*args):
-    call = lambda group: jax.block_until_ready(program(*seed_group(args, seed_args, group,
-                                                                   groups)))
+    sliced = _split_seed_groups([arg for arg, split in zip(args, seed_args) if split], groups)
+    def call(group):
+      group_sliced = iter(sliced[group])
+      group_args = [next(group_sliced) if split else arg for arg, split in zip(args, seed_args)]
+      return jax.block_until_ready(program(*group_args))
     with concurrent.futures.ThreadPoolExecutor(groups) as pool:
       results = list(pool.map(call, range(groups)))
-    join = lambda axis, *outputs: jax.tree.map(lambda *leaves: jnp.concatenate(leaves, axis),
-                                               *outputs)
-    return jax.tree.map(join, out_seed_axes, *results)
+    return _join_seed_groups(results, out_seed_axes)
   return run
+
+
+# The groups' slices taken, and their outputs joined, by one program each: as eager ops, one per
+# leaf, from the groups' threads, they took 7-17 ms of the RNN's 2-seed epoch of 30 (Intel AMX).
+@functools.partial(jax.jit, static_argnums=1)
+def _split_seed_groups(seed_args, groups):
+  return [seed_group(seed_args, (True,) * len(seed_args), group, groups)
+          for group in range(groups)]
+
+
+@functools.partial(jax.jit, static_argnums=1)
+def _join_seed_groups(outputs, out_seed_axes):
+  join = lambda axis, *parts: jax.tree.map(lambda *leaves: jnp.concatenate(leaves, axis), *parts)
+  return jax.tree.map(join, out_seed_axes, *outputs)
 
 
 def _as_is(fn):
