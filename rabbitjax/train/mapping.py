@@ -132,24 +132,32 @@ def in_seed_groups(program, groups: int, seed_args, out_seed_axes=0):
   if groups == 1:
     return program
 
+  # Argument position -> (the argument, its groups' slices), kept for the next call, which
+  # passes the same data again (a donated state's slices are deleted: split anew).
+  last = {}
+
   def run(*args):
-    sliced = _split_seed_groups([arg for arg, split in zip(args, seed_args) if split], groups)
-    def call(group):
-      group_sliced = iter(sliced[group])
-      group_args = [next(group_sliced) if split else arg for arg, split in zip(args, seed_args)]
-      return jax.block_until_ready(program(*group_args))
+    sliced = [None] * len(args)
+    for position, (arg, split) in enumerate(zip(args, seed_args)):
+      if split:
+        if (position not in last or last[position][0] is not arg
+            or any(leaf.is_deleted() for leaf in jax.tree.leaves(last[position][1]))):
+          last[position] = (arg, _split_seed_groups(arg, groups))
+        sliced[position] = last[position][1]
+    call = lambda group: jax.block_until_ready(program(*(
+        arg if slices is None else slices[group] for arg, slices in zip(args, sliced))))
     with concurrent.futures.ThreadPoolExecutor(groups) as pool:
       results = list(pool.map(call, range(groups)))
     return _join_seed_groups(results, out_seed_axes)
   return run
 
 
-# The groups' slices taken, and their outputs joined, by one program each: as eager ops, one per
-# leaf, from the groups' threads, they took 7-17 ms of the RNN's 2-seed epoch of 30 (Intel AMX).
+# An argument's groups, and the groups' outputs joined, by one program each (the data sliced once
+# per run, not per call): as eager ops, one per leaf, from the groups' threads, they took 7-17 ms
+# of the RNN's 2-seed epoch of ~30 (Intel AMX).
 @functools.partial(jax.jit, static_argnums=1)
-def _split_seed_groups(seed_args, groups):
-  return [seed_group(seed_args, (True,) * len(seed_args), group, groups)
-          for group in range(groups)]
+def _split_seed_groups(arg, groups):
+  return [seed_group((arg,), (True,), group, groups)[0] for group in range(groups)]
 
 
 @functools.partial(jax.jit, static_argnums=1)
