@@ -203,6 +203,14 @@ def test_in_seed_groups_splits_only_the_seed_arguments_and_joins_along_each_outp
   grouped = in_seed_groups(group, 2, (True, False, False), (0, 1))(scale, shared, 5)
   chex.assert_trees_all_equal(grouped, one_call)
   chex.assert_shape(grouped[1]["per_entry"], (3, 4))
+  # Called again as an epoch loop calls it: the state donated and new, the data the same.
+  step = lambda state, data: (state + data, data.sum(1))
+  state, data = jnp.zeros((4, 6)), jnp.arange(24.0).reshape(4, 6)
+  grouped_step = in_seed_groups(
+      jax.jit(step, donate_argnums=0).lower(state[:2], data[:2]).compile(), 2, (True, True))
+  for _ in range(3):
+    state, sums = grouped_step(state, data)
+  chex.assert_trees_all_equal((state, sums), (3 * data, data.sum(1)))
 
 
 @pytest.mark.parametrize("shared_data", [False, True])

@@ -133,21 +133,23 @@ def in_seed_groups(program, groups: int, seed_args, out_seed_axes=0):
     return program
 
   # Argument position -> (the argument, its groups' slices), kept for the next call, which
-  # passes the same data again (a donated state's slices are deleted: split anew).
-  last = {}
+  # passes the same data again; not an argument the program donated (the state).
+  kept = {}
 
   def run(*args):
     sliced = [None] * len(args)
     for position, (arg, split) in enumerate(zip(args, seed_args)):
       if split:
-        if (position not in last or last[position][0] is not arg
-            or any(leaf.is_deleted() for leaf in jax.tree.leaves(last[position][1]))):
-          last[position] = (arg, _split_seed_groups(arg, groups))
-        sliced[position] = last[position][1]
+        if position not in kept or kept[position][0] is not arg:
+          kept[position] = (arg, _split_seed_groups(arg, groups))
+        sliced[position] = kept[position][1]
     call = lambda group: jax.block_until_ready(program(*(
         arg if slices is None else slices[group] for arg, slices in zip(args, sliced))))
     with concurrent.futures.ThreadPoolExecutor(groups) as pool:
       results = list(pool.map(call, range(groups)))
+    for position, (_, slices) in list(kept.items()):
+      if any(leaf.is_deleted() for leaf in jax.tree.leaves(slices)):
+        del kept[position]
     return _join_seed_groups(results, out_seed_axes)
   return run
 
